@@ -1,0 +1,68 @@
+# Pulse: `make demo` and `make test` are the two commands a new machine needs.
+SHELL := /bin/bash
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test venv lock lint bench docs airflow-ui warehouse-up warehouse-down clean
+
+## demo: create the venv, start the warehouse, generate the demo data, run the nightly DAG
+demo: venv
+	$(BIN)/pulse demo
+
+## test: the whole test suite (what CI runs)
+test: venv
+	$(BIN)/ruff check .
+	$(BIN)/pytest
+
+## venv: the virtual environment from the locked requirements.txt
+venv: $(STAMP)
+
+$(STAMP): requirements.txt pyproject.toml
+	@command -v $(PYTHON) >/dev/null || { echo "$(PYTHON) not found: install Python 3.11 or run make PYTHON=/path/to/python3.11"; exit 2; }
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@# uv installs the locked set in seconds; pip is the fallback where uv cannot be had.
+	@if $(BIN)/python -m pip install --quiet --disable-pip-version-check uv 2>/dev/null; then \
+	    $(BIN)/uv pip sync --quiet --python $(BIN)/python requirements.txt && \
+	    $(BIN)/uv pip install --quiet --python $(BIN)/python --no-deps -e . ; \
+	else \
+	    $(BIN)/python -m pip install --quiet -r requirements.txt && \
+	    $(BIN)/python -m pip install --quiet --no-deps -e . ; \
+	fi
+	@touch $(STAMP)
+	@echo "virtual environment ready: $(VENV)"
+
+## lock: re-resolve requirements.in into the locked requirements.txt
+lock: venv
+	$(BIN)/uv pip compile --quiet --no-header --python-version 3.11 requirements.in -o requirements.txt
+	sed -i '1i # Locked by `make lock` (uv pip compile requirements.in). Do not edit by hand.' requirements.txt
+
+lint: venv
+	$(BIN)/ruff check .
+
+## bench: loader, dbt and gate timings as ratios against baselines run in the same process
+bench: venv
+	$(BIN)/python -m bench
+
+## docs: build and serve the dbt docs on http://127.0.0.1:8081
+docs: venv
+	$(BIN)/pulse dbt docs generate
+	$(BIN)/pulse dbt docs serve --host 127.0.0.1 --port 8081 --no-browser
+
+## airflow-ui: Airflow (api-server, scheduler, dag-processor) on http://127.0.0.1:8080
+airflow-ui: venv
+	$(BIN)/pulse warehouse up
+	$(BIN)/pulse airflow db migrate
+	$(BIN)/pulse airflow standalone
+
+warehouse-up: venv
+	$(BIN)/pulse warehouse up
+
+warehouse-down: venv
+	$(BIN)/pulse warehouse down
+
+## clean: stop the local warehouse and delete its data, Airflow's home and generated data
+clean:
+	-test -x $(BIN)/pulse && $(BIN)/pulse warehouse down
+	rm -rf .pulse data dbt_project/target dbt_project/logs

@@ -1,0 +1,23 @@
+{#-
+  The one incremental pattern of this project.
+
+  Every incremental model stamps its rows with `_updated_at` (the database clock when the
+  row was written). A downstream model's run window is the set of upstream rows written
+  after its own newest row: `where <upstream>._updated_at > {{ pulse_watermark() }}`.
+  Because the window comes from when data arrived, not from event time, late events are
+  picked up however late they are; what a model recomputes from that window (the days,
+  tenants or users touched) is its own business, and a full refresh computes the same
+  rows from everything.
+-#}
+
+{% macro pulse_watermark(column='_updated_at') -%}
+    (select coalesce(max({{ column }}), '-infinity'::timestamptz) from {{ this }})
+{%- endmacro %}
+
+{% macro pulse_new_rows(upstream_alias=none, column='_updated_at') -%}
+    {%- if is_incremental() -%}
+        {{ (upstream_alias ~ '.') if upstream_alias else '' }}{{ column }} > {{ pulse_watermark() }}
+    {%- else -%}
+        true
+    {%- endif -%}
+{%- endmacro %}

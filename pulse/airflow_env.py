@@ -1,0 +1,56 @@
+"""Run Airflow's CLI against Pulse: its home, its DAGs and its metadata database.
+
+Airflow's metadata lives in its own database (<warehouse db>_airflow) on the warehouse's
+server, never in the warehouse database itself.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from pulse.config import settings
+
+
+def airflow_env(base: dict[str, str] | None = None) -> dict[str, str]:
+    s = settings()
+    env = dict(os.environ if base is None else base)
+    defaults = {
+        "AIRFLOW_HOME": str(s.airflow_home),
+        "AIRFLOW__CORE__DAGS_FOLDER": str(s.dags_dir),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": s.airflow_db().url("postgresql+psycopg2"),
+        "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
+        "AIRFLOW__CORE__DAGBAG_IMPORT_TIMEOUT": "120",
+        "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "True",
+        "AIRFLOW__COSMOS__ENABLE_TELEMETRY": "False",
+        "AIRFLOW__LOGGING__LOGGING_LEVEL": "INFO",
+        # Airflow 3's own telemetry and update checks reach out to the internet.
+        "SCARF_ANALYTICS": "false",
+        "DO_NOT_TRACK": "true",
+    }
+    for key, value in defaults.items():
+        env.setdefault(key, value)
+    # The venv's bin first, so cosmos finds the dbt that belongs to this environment.
+    venv_bin = str(Path(sys.executable).parent)
+    env["PATH"] = venv_bin + os.pathsep + env.get("PATH", "")
+    return env
+
+
+def airflow_bin() -> str:
+    candidate = Path(sys.executable).parent / "airflow"
+    return str(candidate) if candidate.exists() else "airflow"
+
+
+def run_airflow(args: list[str], *, check: bool = True, quiet: bool = False
+                ) -> subprocess.CompletedProcess[str]:
+    settings().airflow_home.mkdir(parents=True, exist_ok=True)
+    return subprocess.run(
+        [airflow_bin(), *args],
+        env=airflow_env(),
+        check=check,
+        text=True,
+        capture_output=quiet,
+    )

@@ -1,0 +1,191 @@
+"""`pulse`: the command line of the Pulse warehouse.
+
+    pulse warehouse up|down|status|psql|url   the local PostgreSQL cluster
+    pulse env                                 shell exports for dbt and psql
+    pulse migrate                             apply the raw-layer DDL in sql/
+    pulse generate ...                        write synthetic landing files
+    pulse load [--through DAY]                load landing files into raw
+    pulse airflow ARGS...                     Airflow's CLI with Pulse's settings
+    pulse dbt ARGS...                         dbt in dbt_project/ with Pulse's settings
+    pulse demo                                the whole demo (what `make demo` runs)
+    pulse summary                             rows per layer, quarantine by reason
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import shlex
+import subprocess
+import sys
+from datetime import date
+
+from pulse import warehouse
+from pulse.config import settings
+
+
+def _cmd_warehouse(args: argparse.Namespace) -> int:
+    s = settings()
+    if args.action == "up":
+        wh = warehouse.up(s)
+        print(warehouse.status(s))
+        print(f"WAREHOUSE_URL={wh.url()}")
+    elif args.action == "down":
+        print("stopped" if warehouse.down(s) else "not running")
+    elif args.action == "status":
+        print(warehouse.status(s))
+        return 0 if (not s.uses_local_cluster or warehouse.is_running(s)) else 3
+    elif args.action == "url":
+        print(s.warehouse().url())
+    elif args.action == "psql":
+        wh = s.warehouse()
+        env = dict(os.environ, PGPASSWORD=wh.password) if wh.password else None
+        psql = "psql"
+        with contextlib.suppress(warehouse.WarehouseError):
+            psql = str(warehouse.find_pg_bin() / "psql")
+        cmd = [psql, "-h", wh.host, "-p", str(wh.port), "-U", wh.user, wh.dbname, *args.rest]
+        return subprocess.call(cmd, env=env)
+    return 0
+
+
+def _cmd_env(_: argparse.Namespace) -> int:
+    from pulse.orchestration import dbt_env
+
+    for key, value in dbt_env().items():
+        print(f"export {key}={shlex.quote(value)}")
+    wh = settings().warehouse()
+    print(f"export PGHOST={wh.host} PGPORT={wh.port} PGUSER={shlex.quote(wh.user)} "
+          f"PGDATABASE={shlex.quote(wh.dbname)}")
+    return 0
+
+
+def _cmd_migrate(_: argparse.Namespace) -> int:
+    from pulse import migrate
+
+    applied = migrate.apply()
+    print(f"{len(applied)} migration(s) applied" if applied else "schema up to date")
+    return 0
+
+
+def _cmd_generate(args: argparse.Namespace) -> int:
+    from generators.cli import main as generate_main
+
+    rest = list(args.rest)
+    if "--out" not in rest:
+        rest = ["--out", str(settings().landing_dir), *rest]
+    return generate_main(rest)
+
+
+def _cmd_load(args: argparse.Namespace) -> int:
+    from pulse import loader, migrate
+
+    migrate.apply(log=lambda _m: None)
+    through = date.fromisoformat(args.through) if args.through else None
+
+    def progress(result: loader.FileResult) -> None:
+        if result.status == "loaded":
+            print(f"  {result.file.rel}: {result.rows_loaded:,} rows, "
+                  f"{result.rows_rejected:,} quarantined")
+        elif result.status != "skipped":
+            print(f"  {result.file.rel}: {result.status.upper()}: {result.message}",
+                  file=sys.stderr)
+
+    report = loader.load(through=through, progress=progress)
+    print(report.summary())
+    return 1 if report.problems else 0
+
+
+def _cmd_airflow(args: argparse.Namespace) -> int:
+    from pulse.airflow_env import run_airflow
+
+    return run_airflow(args.rest, check=False).returncode
+
+
+def _cmd_dbt(args: argparse.Namespace) -> int:
+    from pulse.orchestration import dbt_env
+
+    s = settings()
+    dbt = os.path.join(os.path.dirname(sys.executable), "dbt")
+    env = dict(os.environ, **dbt_env())
+    return subprocess.call([dbt, *args.rest], cwd=s.dbt_project_dir, env=env)
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    from pulse.demo import run_demo
+
+    return run_demo(seed=args.seed, size=args.size, dirty=args.dirty)
+
+
+def _cmd_summary(_: argparse.Namespace) -> int:
+    from pulse import summary
+
+    print(summary.collect().render())
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="pulse", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("warehouse", help="manage the local PostgreSQL cluster")
+    p.add_argument("action", choices=["up", "down", "status", "psql", "url"])
+    p.add_argument("rest", nargs=argparse.REMAINDER, help="extra arguments for psql")
+    p.set_defaults(func=_cmd_warehouse)
+
+    sub.add_parser("env", help="print shell exports for dbt and psql").set_defaults(
+        func=_cmd_env)
+    sub.add_parser("migrate", help="apply the raw-layer DDL").set_defaults(func=_cmd_migrate)
+
+    p = sub.add_parser("generate", help="write synthetic landing files (see --help)",
+                       add_help=False)
+    p.add_argument("rest", nargs=argparse.REMAINDER)
+    p.set_defaults(func=_cmd_generate)
+
+    p = sub.add_parser("load", help="load landing files into the raw layer")
+    p.add_argument("--through", help="load partitions up to this day (YYYY-MM-DD) only")
+    p.set_defaults(func=_cmd_load)
+
+    for name, func, what in (("airflow", _cmd_airflow, "Airflow's CLI"),
+                             ("dbt", _cmd_dbt, "dbt in dbt_project/")):
+        p = sub.add_parser(name, help=f"{what} with Pulse's settings", add_help=False)
+        p.add_argument("rest", nargs=argparse.REMAINDER)
+        p.set_defaults(func=func)
+
+    p = sub.add_parser("demo", help="start the warehouse, generate data, run the nightly DAG")
+    p.add_argument("--seed", type=int, default=42)
+    p.add_argument("--size", default="demo", choices=["tiny", "demo", "peer"])
+    p.add_argument("--dirty", type=float, default=0.01,
+                   help="share of faulty lines to inject (default 0.01)")
+    p.set_defaults(func=_cmd_demo)
+
+    sub.add_parser("summary", help="rows per layer, quarantine by reason").set_defaults(
+        func=_cmd_summary)
+    return parser
+
+
+# Commands whose arguments belong to another program: argparse would try to read them.
+PASSTHROUGH = {"generate": _cmd_generate, "airflow": _cmd_airflow, "dbt": _cmd_dbt}
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv and argv[0] in PASSTHROUGH:
+        args = argparse.Namespace(rest=argv[1:])
+        try:
+            return int(PASSTHROUGH[argv[0]](args) or 0)
+        except warehouse.WarehouseError as exc:
+            print(f"pulse: {exc}", file=sys.stderr)
+            return 2
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except warehouse.WarehouseError as exc:
+        print(f"pulse: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,162 @@
+"""Where Pulse finds its warehouse, its files and its tools.
+
+Every environment variable Pulse reads is named in `ENV_VARS`, so the docker-compose
+file and the docs can be checked against the code (tests/test_compose.py does).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import quote, unquote, urlsplit, urlunsplit
+
+# name -> what it does. Keep in step with README.md ("Configuration").
+ENV_VARS: dict[str, str] = {
+    "WAREHOUSE_URL": "postgresql://user:password@host:port/db of an existing server; "
+    "when set, Pulse never starts its own cluster",
+    "PULSE_HOME": "folder for local state: the PostgreSQL cluster, Airflow home, logs "
+    "(default: <repo>/.pulse)",
+    "PULSE_DATA_DIR": "folder for generated data and artifacts (default: <repo>/data)",
+    "PULSE_LANDING_DIR": "where landing files are read from (default: $PULSE_DATA_DIR/landing)",
+    "PULSE_WAREHOUSE_PORT": "port of the local cluster on 127.0.0.1 (default: 54329)",
+    "PULSE_WAREHOUSE_DB": "database name on the local cluster (default: pulse)",
+    "PULSE_PG_BIN": "folder holding initdb and pg_ctl, if not on PATH or in "
+    "/usr/lib/postgresql/*/bin",
+    "PULSE_AIRFLOW_DB_URL": "Airflow's metadata database (default: database "
+    "<warehouse db>_airflow on the warehouse's server)",
+    "PULSE_DBT_TARGET": "dbt target from dbt_project/profiles.yml (default: pulse)",
+}
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_PORT = 54329
+LOCAL_USER = "pulse"
+
+
+def _env(name: str) -> str | None:
+    assert name in ENV_VARS, f"{name} must be declared in pulse.config.ENV_VARS"
+    value = os.environ.get(name)
+    return value if value else None
+
+
+@dataclass(frozen=True)
+class DbParams:
+    host: str
+    port: int
+    user: str
+    password: str
+    dbname: str
+
+    @classmethod
+    def from_url(cls, url: str) -> DbParams:
+        parts = urlsplit(url)
+        if parts.scheme not in ("postgres", "postgresql", "postgresql+psycopg2"):
+            raise ValueError(
+                f"WAREHOUSE_URL must start with postgresql://, got {parts.scheme!r}://..."
+            )
+        dbname = unquote(parts.path.lstrip("/"))
+        if not dbname:
+            raise ValueError("WAREHOUSE_URL must name a database: postgresql://host:port/DBNAME")
+        return cls(
+            host=parts.hostname or "127.0.0.1",
+            port=parts.port or 5432,
+            user=unquote(parts.username or LOCAL_USER),
+            password=unquote(parts.password or ""),
+            dbname=dbname,
+        )
+
+    def url(self, scheme: str = "postgresql") -> str:
+        auth = quote(self.user, safe="")
+        if self.password:
+            auth += ":" + quote(self.password, safe="")
+        netloc = f"{auth}@{self.host}:{self.port}"
+        return urlunsplit((scheme, netloc, "/" + quote(self.dbname, safe=""), "", ""))
+
+    def with_db(self, dbname: str) -> DbParams:
+        return DbParams(self.host, self.port, self.user, self.password, dbname)
+
+    def dsn(self) -> str:
+        """A libpq keyword DSN (psycopg2.connect accepts it)."""
+        out = f"host={self.host} port={self.port} user={self.user} dbname={self.dbname}"
+        if self.password:
+            out += f" password={self.password}"
+        return out
+
+    def dbt_env(self) -> dict[str, str]:
+        """The variables dbt_project/profiles.yml reads."""
+        return {
+            "PULSE_PG_HOST": self.host,
+            "PULSE_PG_PORT": str(self.port),
+            "PULSE_PG_USER": self.user,
+            "PULSE_PG_PASSWORD": self.password,
+            "PULSE_PG_DBNAME": self.dbname,
+        }
+
+
+@dataclass(frozen=True)
+class Settings:
+    home: Path
+    data_dir: Path
+    landing_dir: Path
+    external_url: str | None
+    local_port: int
+    local_db: str
+
+    @property
+    def uses_local_cluster(self) -> bool:
+        return self.external_url is None
+
+    @property
+    def pgdata(self) -> Path:
+        return self.home / "pgdata"
+
+    @property
+    def airflow_home(self) -> Path:
+        return self.home / "airflow"
+
+    @property
+    def models_dir(self) -> Path:
+        return self.data_dir / "models"
+
+    @property
+    def dbt_project_dir(self) -> Path:
+        return REPO_ROOT / "dbt_project"
+
+    @property
+    def dags_dir(self) -> Path:
+        return REPO_ROOT / "dags"
+
+    @property
+    def sql_dir(self) -> Path:
+        return REPO_ROOT / "sql"
+
+    def warehouse(self) -> DbParams:
+        if self.external_url:
+            return DbParams.from_url(self.external_url)
+        return DbParams("127.0.0.1", self.local_port, LOCAL_USER, "", self.local_db)
+
+    def airflow_db(self) -> DbParams:
+        explicit = _env("PULSE_AIRFLOW_DB_URL")
+        if explicit:
+            return DbParams.from_url(explicit)
+        wh = self.warehouse()
+        return wh.with_db(f"{wh.dbname}_airflow")
+
+
+def settings() -> Settings:
+    """Read the environment now (not at import), so tests and the CLI can change it."""
+    home = Path(_env("PULSE_HOME") or REPO_ROOT / ".pulse").resolve()
+    data_dir = Path(_env("PULSE_DATA_DIR") or REPO_ROOT / "data").resolve()
+    landing = Path(_env("PULSE_LANDING_DIR") or data_dir / "landing").resolve()
+    return Settings(
+        home=home,
+        data_dir=data_dir,
+        landing_dir=landing,
+        external_url=_env("WAREHOUSE_URL"),
+        local_port=int(_env("PULSE_WAREHOUSE_PORT") or DEFAULT_PORT),
+        local_db=_env("PULSE_WAREHOUSE_DB") or "pulse",
+    )
+
+
+def dbt_target() -> str:
+    return _env("PULSE_DBT_TARGET") or "pulse"

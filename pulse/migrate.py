@@ -1,0 +1,85 @@
+"""Apply the raw-layer DDL in sql/migrations/ in order, once each.
+
+Each file runs in its own transaction and is recorded with its checksum in
+raw.schema_migrations; running `pulse migrate` again is a no-op. An applied file whose
+text changed is an error: schema history is append-only.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from pulse.config import settings
+from pulse.warehouse import WarehouseError, connect
+
+MIGRATION_NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
+# Any constant works; it only has to be the same for every process that migrates.
+LOCK_KEY = 7_315_001
+
+
+@dataclass(frozen=True)
+class Migration:
+    version: int
+    path: Path
+
+    @property
+    def sha256(self) -> str:
+        return hashlib.sha256(self.path.read_bytes()).hexdigest()
+
+
+def discover(folder: Path | None = None) -> list[Migration]:
+    folder = folder or settings().sql_dir / "migrations"
+    found: list[Migration] = []
+    for path in sorted(folder.glob("*.sql")):
+        m = MIGRATION_NAME.match(path.name)
+        if not m:
+            raise WarehouseError(f"{path} is not named NNNN_description.sql")
+        found.append(Migration(int(m.group(1)), path))
+    versions = [m.version for m in found]
+    if len(set(versions)) != len(versions):
+        raise WarehouseError(f"Two migrations share a number in {folder}: {versions}")
+    return found
+
+
+def apply(folder: Path | None = None, log=print) -> list[str]:
+    """Apply pending migrations; returns the names applied now."""
+    migrations = discover(folder)
+    applied_now: list[str] = []
+    conn = connect()
+    try:
+        with conn, conn.cursor() as cur:
+            cur.execute("select pg_advisory_xact_lock(%s)", (LOCK_KEY,))
+            cur.execute("create schema if not exists raw")
+            cur.execute(
+                """create table if not exists raw.schema_migrations (
+                       version    integer primary key,
+                       name       text not null,
+                       sha256     text not null,
+                       applied_at timestamptz not null default now())"""
+            )
+            cur.execute("select version, name, sha256 from raw.schema_migrations")
+            done = {v: (name, sha) for v, name, sha in cur.fetchall()}
+            for mig in migrations:
+                if mig.version in done:
+                    name, sha = done[mig.version]
+                    if sha != mig.sha256:
+                        raise WarehouseError(
+                            f"{mig.path.name} was applied as {name} with another text. Applied "
+                            "migrations must not change: revert the edit and add a new "
+                            f"numbered file after {migrations[-1].path.name}."
+                        )
+                    continue
+                cur.execute(mig.path.read_text(encoding="utf-8"))
+                cur.execute(
+                    "insert into raw.schema_migrations (version, name, sha256) "
+                    "values (%s, %s, %s)",
+                    (mig.version, mig.path.name, mig.sha256),
+                )
+                applied_now.append(mig.path.name)
+                log(f"applied {mig.path.name}")
+    finally:
+        conn.close()
+    return applied_now

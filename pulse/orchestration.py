@@ -1,0 +1,124 @@
+"""What the nightly DAG's tasks do. The DAG file only wires these together.
+
+Kept free of Airflow imports at module level so the CLI and the tests can call the same
+functions the tasks call.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from pulse import loader, migrate
+from pulse.config import REPO_ROOT, dbt_target, settings
+
+log = logging.getLogger(__name__)
+
+DAG_ID = "pulse_nightly"
+SCHEDULE_CRON = "0 2 * * *"
+# Landing files begin here; catch-up runs start from it. Matches the generator's default.
+START_DATE = datetime(2026, 1, 1)
+
+# Asset URIs: one per layer a consumer can wait on. A custom scheme because the
+# warehouse's host differs between a laptop, CI and production.
+RAW_ASSET_URI = "pulse://warehouse/raw"
+MARTS_ASSET_URI = "pulse://warehouse/marts"
+
+DEFAULT_ARGS: dict[str, Any] = {
+    "owner": "pulse",
+    "retries": 2,
+    "retry_delay": timedelta(minutes=5),
+    "retry_exponential_backoff": True,
+}
+
+
+class LoadFailed(RuntimeError):
+    """Some landing files were refused or unreadable; the others were loaded."""
+
+
+def target_day(logical_date: datetime | None, run_after: datetime | None = None) -> date:
+    """The landing day a run processes.
+
+    Scheduled and backfill runs: the day of their logical date, which a cron data interval
+    sets to the start of [D 02:00, D+1 02:00), so the 02:00 run on D+1 loads day D.
+    Manual runs (`airflow dags test pulse_nightly 2026-03-31`): the day given. A manual
+    run without a logical date processes the day before it runs.
+    """
+    if logical_date is not None:
+        return logical_date.date()
+    if run_after is None:
+        raise ValueError("a run needs a logical date or a run_after time")
+    return (run_after - timedelta(days=1)).date()
+
+
+def apply_raw_ddl() -> list[str]:
+    return migrate.apply(log=log.info)
+
+
+def load_landing(through: date) -> dict[str, Any]:
+    """Load every landing file up to `through` not yet in the ledger (so one run catches up
+    on anything an earlier run missed). Fails after loading the rest if a file was refused."""
+    landing = settings().landing_dir
+    log.info("Loading landing files from %s through %s", landing, through)
+
+    def progress(result: loader.FileResult) -> None:
+        if result.status == "loaded":
+            log.info("%s: %d rows, %d quarantined %s", result.file.rel, result.rows_loaded,
+                     result.rows_rejected, dict(result.rejected_by_reason) or "")
+        elif result.status != "skipped":
+            log.error("%s: %s", result.file.rel, result.message)
+
+    report = loader.load(landing, through=through, progress=progress)
+    log.info(report.summary())
+    if report.problems:
+        raise LoadFailed(
+            f"{len(report.problems)} landing file(s) were not loaded (the other files were):\n"
+            + "\n".join(f"  {f.file.rel}: {f.message}" for f in report.problems)
+        )
+    return report.to_dict()
+
+
+# --- dbt through cosmos ----------------------------------------------------------------
+
+def dbt_env() -> dict[str, str]:
+    """Variables for dbt_project/profiles.yml, derived from WAREHOUSE_URL or the local
+    cluster, so dbt always talks to the warehouse the loader wrote to."""
+    env = settings().warehouse().dbt_env()
+    env["PULSE_DBT_TARGET"] = dbt_target()
+    return env
+
+
+def cosmos_task_group_kwargs() -> dict[str, Any]:
+    """Arguments for cosmos.DbtTaskGroup: one Airflow task per dbt node, each model's
+    tests right after it, dbt invoked in-process (dbtRunner, no subprocess per task)."""
+    from cosmos import ExecutionConfig, ProfileConfig, ProjectConfig, RenderConfig
+    from cosmos.constants import ExecutionMode, InvocationMode, LoadMode, TestBehavior
+
+    project_dir = REPO_ROOT / "dbt_project"
+    return {
+        "project_config": ProjectConfig(
+            dbt_project_path=project_dir,
+            env_vars=dbt_env(),
+            install_dbt_deps=False,  # no packages: the project's macros are its own
+        ),
+        "profile_config": ProfileConfig(
+            profile_name="pulse",
+            target_name=dbt_target(),
+            profiles_yml_filepath=project_dir / "profiles.yml",
+        ),
+        "execution_config": ExecutionConfig(
+            execution_mode=ExecutionMode.LOCAL,
+            invocation_mode=InvocationMode.DBT_RUNNER,
+            # dbt is found next to this interpreter, whatever PATH the worker has.
+            dbt_executable_path=str(Path(sys.executable).parent / "dbt"),
+        ),
+        "render_config": RenderConfig(
+            load_method=LoadMode.DBT_LS,
+            invocation_mode=InvocationMode.DBT_RUNNER,
+            test_behavior=TestBehavior.AFTER_EACH,
+            emit_datasets=False,  # the DAG publishes one Asset per layer instead
+        ),
+    }

@@ -1,0 +1,112 @@
+"""The local cluster, WAREHOUSE_URL, and the raw DDL's migration ledger."""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from pathlib import Path
+
+import pytest
+
+from pulse import config, migrate, warehouse
+from tests.conftest import pulse_cli, query, scalar
+
+
+def test_warehouse_url_is_parsed_into_every_consumer(monkeypatch):
+    monkeypatch.setenv("WAREHOUSE_URL", "postgresql://ana:s%40cret@db.example:6543/metrics")
+    s = config.settings()
+    assert not s.uses_local_cluster
+    wh = s.warehouse()
+    assert (wh.host, wh.port, wh.user, wh.password, wh.dbname) == (
+        "db.example", 6543, "ana", "s@cret", "metrics")
+    assert s.airflow_db().dbname == "metrics_airflow"
+    assert wh.dbt_env()["PULSE_PG_PASSWORD"] == "s@cret"
+    assert config.DbParams.from_url(wh.url()) == wh
+
+
+def test_a_bad_warehouse_url_says_what_is_wrong(monkeypatch):
+    monkeypatch.setenv("WAREHOUSE_URL", "mysql://x/y")
+    with pytest.raises(ValueError, match="postgresql://"):
+        config.settings().warehouse()
+
+
+def test_missing_binaries_give_one_clear_message(monkeypatch, tmp_path):
+    monkeypatch.setenv("PATH", str(tmp_path))
+    monkeypatch.setenv("PULSE_PG_BIN", str(tmp_path / "nothing-here"))
+    monkeypatch.setattr(warehouse.glob, "glob", lambda _pattern: [])
+    with pytest.raises(warehouse.WarehouseError) as err:
+        warehouse.find_pg_bin()
+    message = str(err.value)
+    assert "apt-get install postgresql" in message and "WAREHOUSE_URL" in message
+
+
+def test_cli_reports_missing_binaries_without_a_traceback(monkeypatch, tmp_path, capsys):
+    from pulse import cli
+
+    monkeypatch.setenv("PATH", str(tmp_path))
+    monkeypatch.setenv("PULSE_PG_BIN", str(tmp_path))
+    monkeypatch.setenv("PULSE_HOME", str(tmp_path / "home"))
+    monkeypatch.delenv("WAREHOUSE_URL", raising=False)
+    monkeypatch.setattr(warehouse.glob, "glob", lambda _pattern: [])
+    assert cli.main(["warehouse", "up"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("pulse: ") and "Traceback" not in err
+    assert "WAREHOUSE_URL" in err
+
+
+def test_migrations_apply_once_and_refuse_edits(clean_warehouse, tmp_path):
+    assert migrate.apply(log=lambda _m: None) == ["0001_raw_layer.sql"]
+    assert migrate.apply(log=lambda _m: None) == []
+    assert scalar("select count(*) from raw.schema_migrations") == 1
+
+    folder = tmp_path / "migrations"
+    shutil.copytree(config.REPO_ROOT / "sql" / "migrations", folder)
+    (folder / "0002_add_column.sql").write_text(
+        "alter table raw.load_ledger add column note text;")
+    assert migrate.apply(folder, log=lambda _m: None) == ["0002_add_column.sql"]
+    assert migrate.apply(folder, log=lambda _m: None) == []
+
+    edited = folder / "0001_raw_layer.sql"
+    edited.write_text(edited.read_text() + "\n-- an edit\n")
+    with pytest.raises(warehouse.WarehouseError, match="must not change"):
+        migrate.apply(folder, log=lambda _m: None)
+
+
+def _raw_rows_here() -> int:
+    exists = query("select to_regclass('raw.events') is not null")[0][0]
+    return scalar("select count(*) from raw.events") if exists else -1
+
+
+def test_bring_your_own_server(tmp_path, warehouse_db):
+    """A second cluster stands in for someone's server: with WAREHOUSE_URL pointing at it,
+    the CLI loads there and never starts or touches the local cluster."""
+    # pytest's tmp folders are private (0700); the cluster's owner, `postgres` when we run
+    # as root, must be able to reach its data folder.
+    other_root = Path(tempfile.mkdtemp(prefix="pulse-byo-"))
+    other_root.chmod(0o755)
+    other_home = other_root / "home"
+    port = str(config.settings().local_port + 1)
+    env = {"PULSE_HOME": str(other_home), "PULSE_WAREHOUSE_PORT": port,
+           "PULSE_WAREHOUSE_DB": "byo", "WAREHOUSE_URL": ""}
+    rows_here_before = _raw_rows_here()
+    pulse_cli("warehouse", "up", env=env)
+    try:
+        url = f"postgresql://pulse@127.0.0.1:{port}/byo"
+        landing = tmp_path / "landing"
+        pulse_cli("generate", "--out", str(landing), "--tenants", "2", "--users", "8",
+                  "--days", "2", "--no-progress")
+        byo = {"WAREHOUSE_URL": url, "PULSE_LANDING_DIR": str(landing),
+               "PULSE_HOME": str(tmp_path / "unused-home")}
+        pulse_cli("load", env=byo)
+        status = pulse_cli("warehouse", "status", env=byo)
+        assert "external server" in status.stdout
+        assert not (tmp_path / "unused-home" / "pgdata").exists()
+
+        loaded = pulse_cli("warehouse", "psql", "-At", "-c", "select count(*) from raw.events",
+                           env=byo)
+        assert int(loaded.stdout.strip()) > 0
+        # The tests' own warehouse did not receive those rows.
+        assert _raw_rows_here() == rows_here_before
+    finally:
+        pulse_cli("warehouse", "down", env=env, check=False)
+        shutil.rmtree(other_root, ignore_errors=True)
