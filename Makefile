@@ -22,10 +22,11 @@ venv: $(STAMP)
 $(STAMP): requirements.txt pyproject.toml
 	@command -v $(PYTHON) >/dev/null || { echo "$(PYTHON) not found: install Python 3.11 or run make PYTHON=/path/to/python3.11"; exit 2; }
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@$(BIN)/python -m pip --version >/dev/null 2>&1 || $(BIN)/python -m ensurepip --upgrade >/dev/null
 	@# uv installs the locked set in seconds; pip is the fallback where uv cannot be had.
-	@if $(BIN)/python -m pip install --quiet --disable-pip-version-check uv 2>/dev/null; then \
-	    $(BIN)/uv pip sync --quiet --python $(BIN)/python requirements.txt && \
-	    $(BIN)/uv pip install --quiet --python $(BIN)/python --no-deps -e . ; \
+	@if $(BIN)/python -m pip install --quiet --disable-pip-version-check uv; then \
+	    $(BIN)/python -m uv pip sync --quiet --python $(BIN)/python requirements.txt && \
+	    $(BIN)/python -m uv pip install --quiet --python $(BIN)/python --no-deps -e . ; \
 	else \
 	    $(BIN)/python -m pip install --quiet -r requirements.txt && \
 	    $(BIN)/python -m pip install --quiet --no-deps -e . ; \
@@ -35,7 +36,7 @@ $(STAMP): requirements.txt pyproject.toml
 
 ## lock: re-resolve requirements.in into the locked requirements.txt
 lock: venv
-	$(BIN)/uv pip compile --quiet --no-header --python-version 3.11 requirements.in -o requirements.txt
+	$(BIN)/python -m uv pip compile --quiet --no-header --python-version 3.11 requirements.in -o requirements.txt
 	sed -i '1i # Locked by `make lock` (uv pip compile requirements.in). Do not edit by hand.' requirements.txt
 
 lint: venv

@@ -168,8 +168,19 @@ def up(s: Settings | None = None, log=print) -> DbParams:
     if not is_running(s):
         log(f"Starting PostgreSQL on 127.0.0.1:{s.local_port} ...")
         logfile = s.pgdata / "server.log"
-        _run([str(bin_dir / "pg_ctl"), "start", "-w", "-D", str(s.pgdata), "-l", str(logfile),
-              "-o", f"-p {s.local_port}"])
+        proc = _run([str(bin_dir / "pg_ctl"), "start", "-w", "-D", str(s.pgdata), "-l",
+                     str(logfile), "-o", f"-p {s.local_port}"], check=False)
+        if proc.returncode != 0:
+            tail = logfile.read_text(errors="replace").splitlines()[-5:] if logfile.exists() else []
+            hint = (
+                f" Port {s.local_port} is taken: stop whatever uses it, or pick another port "
+                "with PULSE_WAREHOUSE_PORT." if any("could not bind" in ln or "in use" in ln
+                                                   for ln in tail) else ""
+            )
+            raise WarehouseError(
+                "PostgreSQL did not start." + hint + "\nLast lines of " + str(logfile) + ":\n"
+                + "\n".join(tail)
+            )
     _wait_ready(wh)
     if ensure_database(wh):
         log(f"Created database {wh.dbname}")
