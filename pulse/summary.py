@@ -7,17 +7,13 @@ from dataclasses import dataclass
 from pulse.config import settings
 from pulse.warehouse import connect
 
-# schema -> relations worth counting, in pipeline order
-LAYERS: dict[str, list[str]] = {
-    "raw": ["events", "accounts", "rejected_events", "load_ledger"],
-    "staging": ["stg_pulse__events", "stg_pulse__accounts"],
-    "marts": ["daily_active_users"],
-}
+# The layers in pipeline order; every table and view in them is counted.
+LAYERS = ("raw", "staging", "intermediate", "marts", "snapshots")
 
 
 @dataclass
 class WarehouseSummary:
-    rows: dict[str, int | None]  # schema.relation -> rows (None when it does not exist)
+    rows: dict[str, int | None]  # schema.relation -> rows
     rejected_by_reason: dict[str, int]
     last_loaded_day: str | None
 
@@ -27,12 +23,12 @@ class WarehouseSummary:
         lines = ["", "Pulse warehouse", "==============="]
         for name, count in self.rows.items():
             shown = "missing" if count is None else f"{count:>12,}"
-            lines.append(f"  {name:<34}{shown}")
+            lines.append(f"  {name:<44}{shown}")
         lines.append("")
         if self.rejected_by_reason:
             lines.append("Quarantined lines by reason (raw.rejected_events):")
             for reason, n in sorted(self.rejected_by_reason.items(), key=lambda kv: -kv[1]):
-                lines.append(f"  {reason:<34}{n:>12,}")
+                lines.append(f"  {reason:<44}{n:>12,}")
         else:
             lines.append("Quarantined lines: none")
         if self.last_loaded_day:
@@ -55,14 +51,15 @@ def collect() -> WarehouseSummary:
     conn = connect()
     try:
         with conn, conn.cursor() as cur:
-            for schema, relations in LAYERS.items():
-                for rel in relations:
-                    cur.execute("select to_regclass(%s)", (f"{schema}.{rel}",))
-                    if cur.fetchone()[0] is None:
-                        rows[f"{schema}.{rel}"] = None
-                        continue
-                    cur.execute(f'select count(*) from "{schema}"."{rel}"')
-                    rows[f"{schema}.{rel}"] = cur.fetchone()[0]
+            cur.execute(
+                "select table_schema, table_name from information_schema.tables"
+                " where table_schema = any(%s) order by array_position(%s, table_schema::text),"
+                " table_name",
+                (list(LAYERS), list(LAYERS)),
+            )
+            for schema, rel in cur.fetchall():
+                cur.execute(f'select count(*) from "{schema}"."{rel}"')
+                rows[f"{schema}.{rel}"] = cur.fetchone()[0]
             reasons: dict[str, int] = {}
             if rows.get("raw.rejected_events") is not None:
                 cur.execute(

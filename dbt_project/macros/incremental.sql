@@ -21,3 +21,9 @@
         true
     {%- endif -%}
 {%- endmacro %}
+
+{#- True when an event arrived within the lookback: received no later than
+    `late_event_lookback_days` days after the end of its event day. -#}
+{% macro pulse_within_lookback(received_at, event_date) -%}
+    {{ received_at }} < ({{ event_date }} + 1 + {{ var('late_event_lookback_days') }})::timestamp at time zone 'UTC'
+{%- endmacro %}

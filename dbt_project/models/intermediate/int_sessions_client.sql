@@ -1,0 +1,57 @@
+{#-
+  Sessions the client identified (events carrying a session_id), one row per session.
+  Incremental: sessions that received new events are recomputed from all their events.
+-#}
+{{
+    config(
+        materialized='incremental',
+        unique_key='session_key',
+        incremental_strategy='delete+insert',
+        indexes=[
+            {'columns': ['session_key'], 'unique': True},
+            {'columns': ['_updated_at']},
+        ],
+    )
+}}
+
+with
+
+events as (
+
+    select * from {{ ref('fct_events') }}
+    where session_id is not null
+
+),
+
+touched as (
+
+    select distinct session_id
+    from events
+    where {{ pulse_new_rows() }}
+
+),
+
+session_events as (
+
+    select events.*
+    from events
+    {% if is_incremental() %}
+    inner join touched on events.session_id = touched.session_id
+    {% endif %}
+
+)
+
+select
+    session_id as session_key,
+    min(tenant_id) as tenant_id,
+    min(user_id) as user_id,
+    'client' as session_source,
+    min(event_at) as started_at,
+    max(event_at) as ended_at,
+    count(*)::int as event_count,
+    count(*) filter (where is_active_event)::int as active_event_count,
+    count(distinct feature_name) filter (where event_name = 'feature.used')::int
+        as distinct_features_used,
+    now() as _updated_at
+from session_events
+group by session_id

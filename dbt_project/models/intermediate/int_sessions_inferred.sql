@@ -1,0 +1,91 @@
+{#-
+  Sessions inferred for active events that carry no session_id: a user's consecutive
+  such events belong to one session until `session_timeout_minutes` pass without one.
+  Passive and server-side events (catalog counts_as_active = false) form no session.
+
+  Incremental: every user with a new session-less active event has all their inferred
+  sessions recomputed (a late event can merge two sessions), then replaced.
+-#}
+{{
+    config(
+        materialized='incremental',
+        unique_key=['tenant_id', 'user_id'],
+        incremental_strategy='delete+insert',
+        indexes=[
+            {'columns': ['session_key'], 'unique': True},
+            {'columns': ['tenant_id', 'user_id']},
+            {'columns': ['_updated_at']},
+        ],
+    )
+}}
+
+with
+
+events as (
+
+    select * from {{ ref('fct_events') }}
+    where session_id is null and is_active_event
+
+),
+
+touched as (
+
+    select distinct tenant_id, user_id
+    from events
+    where {{ pulse_new_rows() }}
+
+),
+
+user_events as (
+
+    select events.*
+    from events
+    {% if is_incremental() %}
+    inner join touched
+        on events.tenant_id = touched.tenant_id
+        and events.user_id = touched.user_id
+    {% endif %}
+
+),
+
+flagged as (
+
+    select
+        *,
+        case
+            when lag(event_at) over by_user is null then 1
+            when event_at - lag(event_at) over by_user
+                > interval '{{ var("session_timeout_minutes") }} minutes' then 1
+            else 0
+        end as starts_session
+    from user_events
+    window by_user as (partition by tenant_id, user_id order by event_at, event_id)
+
+),
+
+numbered as (
+
+    select
+        *,
+        sum(starts_session) over (
+            partition by tenant_id, user_id order by event_at, event_id
+            rows between unbounded preceding and current row
+        ) as session_number
+    from flagged
+
+)
+
+select
+    md5(tenant_id || '/' || user_id || '/' || min(event_at)::text) as session_key,
+    tenant_id,
+    user_id,
+    'inferred' as session_source,
+    min(event_at) as started_at,
+    max(event_at) as ended_at,
+    count(*)::int as event_count,
+    count(*)::int as active_event_count,
+    count(distinct feature_name) filter (where event_name = 'feature.used')::int
+        as distinct_features_used,
+    now() as _updated_at
+from numbered
+group by tenant_id, user_id, session_number

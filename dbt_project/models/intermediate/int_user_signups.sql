@@ -1,0 +1,73 @@
+{#-
+  Each user's user.signed_up event, the first if there are several: when they signed up,
+  how (attribution on v2 events) and the consent they gave. Users without one are dated
+  by their first active event in dim_users.
+-#}
+{{
+    config(
+        materialized='incremental',
+        unique_key=['tenant_id', 'user_id'],
+        incremental_strategy='delete+insert',
+        indexes=[{'columns': ['tenant_id', 'user_id'], 'unique': True}],
+    )
+}}
+
+with
+
+signups as (
+
+    select * from {{ ref('fct_events') }}
+    where event_name = 'user.signed_up'
+
+),
+
+touched as (
+
+    select distinct tenant_id, user_id
+    from signups
+    where {{ pulse_new_rows() }}
+
+),
+
+candidates as (
+
+    select signups.*
+    from signups
+    {% if is_incremental() %}
+    inner join touched
+        on signups.tenant_id = touched.tenant_id
+        and signups.user_id = touched.user_id
+    {% endif %}
+
+),
+
+first_signup as (
+
+    select
+        *,
+        row_number() over (
+            partition by tenant_id, user_id order by event_at, event_id
+        ) as signup_rank
+    from candidates
+
+)
+
+select
+    tenant_id,
+    user_id,
+    event_id as signup_event_id,
+    event_at as signed_up_at,
+    schema_version as signup_schema_version,
+    properties ->> 'signup_method' as signup_method,
+    properties ->> 'invited_by' as invited_by_user_id,
+    utm_source,
+    utm_medium,
+    utm_campaign,
+    first_touch_channel,
+    last_touch_channel,
+    (properties -> 'consent' ->> 'ml_predictions')::boolean as consent_ml_predictions,
+    (properties -> 'consent' ->> 'marketing_attribution')::boolean
+        as consent_marketing_attribution,
+    now() as _updated_at
+from first_signup
+where signup_rank = 1

@@ -1,0 +1,84 @@
+{#-
+  One row per event that counts: deduplicated in staging, enriched with the event and
+  feature catalogs.
+
+  Incremental, Snowplow's way: the run window is the staged rows written since this
+  model's newest row (the new data's limits, by arrival, so a late event is never
+  skipped), upserted on event_id. The lookback bounds lateness: an event received more
+  than `late_event_lookback_days` after the end of its event day does not count, here
+  or in a full refresh, so every incremental model downstream only ever recomputes
+  recent days. Such events stay in staging and are listed in int_events_beyond_lookback.
+-#}
+{{
+    config(
+        materialized='incremental',
+        unique_key='event_id',
+        incremental_strategy='delete+insert',
+        indexes=[
+            {'columns': ['event_id'], 'unique': True},
+            {'columns': ['_updated_at']},
+            {'columns': ['tenant_id', 'user_id', 'event_date']},
+            {'columns': ['tenant_id', 'event_date']},
+            {'columns': ['session_id']},
+        ],
+    )
+}}
+
+with
+
+staged as (
+
+    select * from {{ ref('stg_pulse__events') }}
+    where {{ pulse_new_rows() }}
+        and {{ pulse_within_lookback('received_at', 'event_date') }}
+
+),
+
+event_catalog as (
+
+    select * from {{ ref('event_catalog') }}
+
+),
+
+feature_catalog as (
+
+    select * from {{ ref('feature_catalog') }}
+
+),
+
+enriched as (
+
+    select
+        staged.event_id,
+        staged.tenant_id,
+        staged.user_id,
+        staged.session_id,
+        staged.event_name,
+        coalesce(event_catalog.category, 'uncatalogued') as event_category,
+        coalesce(event_catalog.counts_as_active, false) as is_active_event,
+        staged.event_at,
+        staged.event_date,
+        staged.received_at,
+        staged.feature_name,
+        coalesce(feature_catalog.is_core, false) as is_core_feature,
+        staged.schema_version,
+        staged.device_type,
+        staged.browser,
+        staged.os,
+        staged.page_url,
+        staged.utm_source,
+        staged.utm_medium,
+        staged.utm_campaign,
+        staged.first_touch_channel,
+        staged.last_touch_channel,
+        staged.properties,
+        now() as _updated_at
+    from staged
+    left join event_catalog
+        on staged.event_name = event_catalog.event_name
+    left join feature_catalog
+        on staged.feature_name = feature_catalog.feature_name
+
+)
+
+select * from enriched

@@ -1,0 +1,43 @@
+
+
+with
+
+feature_events as (
+
+    select * from "pulse_dev_a"."marts"."fct_events"
+    where event_name = 'feature.used' and feature_name is not null
+
+),
+
+touched as (
+
+    select distinct tenant_id, user_id, event_date
+    from feature_events
+    where _updated_at > (select coalesce(max(_updated_at), '-infinity'::timestamptz) from "pulse_dev_a"."intermediate"."int_user_feature_days")
+
+),
+
+day_events as (
+
+    select feature_events.*
+    from feature_events
+    
+    inner join touched
+        on feature_events.tenant_id = touched.tenant_id
+        and feature_events.user_id = touched.user_id
+        and feature_events.event_date = touched.event_date
+    
+
+)
+
+select
+    tenant_id,
+    user_id,
+    feature_name,
+    event_date as activity_date,
+    bool_or(is_core_feature) as is_core_feature,
+    count(*)::int as uses,
+    min(event_at) as first_used_at,
+    now() as _updated_at
+from day_events
+group by tenant_id, user_id, feature_name, event_date

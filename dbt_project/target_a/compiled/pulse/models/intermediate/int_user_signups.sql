@@ -1,0 +1,61 @@
+
+
+with
+
+signups as (
+
+    select * from "pulse_dev_a"."marts"."fct_events"
+    where event_name = 'user.signed_up'
+
+),
+
+touched as (
+
+    select distinct tenant_id, user_id
+    from signups
+    where _updated_at > (select coalesce(max(_updated_at), '-infinity'::timestamptz) from "pulse_dev_a"."intermediate"."int_user_signups")
+
+),
+
+candidates as (
+
+    select signups.*
+    from signups
+    
+    inner join touched
+        on signups.tenant_id = touched.tenant_id
+        and signups.user_id = touched.user_id
+    
+
+),
+
+first_signup as (
+
+    select
+        *,
+        row_number() over (
+            partition by tenant_id, user_id order by event_at, event_id
+        ) as signup_rank
+    from candidates
+
+)
+
+select
+    tenant_id,
+    user_id,
+    event_id as signup_event_id,
+    event_at as signed_up_at,
+    schema_version as signup_schema_version,
+    properties ->> 'signup_method' as signup_method,
+    properties ->> 'invited_by' as invited_by_user_id,
+    utm_source,
+    utm_medium,
+    utm_campaign,
+    first_touch_channel,
+    last_touch_channel,
+    (properties -> 'consent' ->> 'ml_predictions')::boolean as consent_ml_predictions,
+    (properties -> 'consent' ->> 'marketing_attribution')::boolean
+        as consent_marketing_attribution,
+    now() as _updated_at
+from first_signup
+where signup_rank = 1

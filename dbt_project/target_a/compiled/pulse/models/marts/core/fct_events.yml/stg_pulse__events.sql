@@ -1,0 +1,82 @@
+
+-- Fixture for stg_pulse__events
+select 
+    
+    cast('old' as text)
+ as "event_id", 
+    
+    cast('t1' as text)
+ as "tenant_id", 
+    
+    cast('u1' as text)
+ as "user_id", cast(null as text) as "session_id", 
+    
+    cast('user.logged_in' as text)
+ as "event_name", cast(null as text) as "event_version", cast(null as integer) as "schema_version", 
+    
+    cast('2026-01-13 10:00:00+00' as timestamp with time zone)
+ as "event_at", 
+    
+    cast('2026-01-13' as date)
+ as "event_date", 
+    
+    cast('2026-01-13 10:00:01+00' as timestamp with time zone)
+ as "received_at", cast(null as jsonb) as "properties", cast(null as text) as "feature_name", cast(null as jsonb) as "user_properties", cast(null as text) as "page_url", cast(null as text) as "referrer", cast(null as text) as "device_type", cast(null as text) as "browser", cast(null as text) as "os", cast(null as text) as "utm_source", cast(null as text) as "utm_medium", cast(null as text) as "utm_campaign", cast(null as text) as "first_touch_channel", cast(null as text) as "last_touch_channel", cast(null as bigint) as "_batch_id", cast(null as integer) as "_line_number", 
+    
+    cast('2026-01-14 02:00:00+00' as timestamp with time zone)
+ as "_updated_at"
+union all
+select 
+    
+    cast('new_today' as text)
+ as "event_id", 
+    
+    cast('t1' as text)
+ as "tenant_id", 
+    
+    cast('u1' as text)
+ as "user_id", cast(null as text) as "session_id", 
+    
+    cast('user.logged_in' as text)
+ as "event_name", cast(null as text) as "event_version", cast(null as integer) as "schema_version", 
+    
+    cast('2026-01-14 10:00:00+00' as timestamp with time zone)
+ as "event_at", 
+    
+    cast('2026-01-14' as date)
+ as "event_date", 
+    
+    cast('2026-01-14 10:00:01+00' as timestamp with time zone)
+ as "received_at", cast(null as jsonb) as "properties", cast(null as text) as "feature_name", cast(null as jsonb) as "user_properties", cast(null as text) as "page_url", cast(null as text) as "referrer", cast(null as text) as "device_type", cast(null as text) as "browser", cast(null as text) as "os", cast(null as text) as "utm_source", cast(null as text) as "utm_medium", cast(null as text) as "utm_campaign", cast(null as text) as "first_touch_channel", cast(null as text) as "last_touch_channel", cast(null as bigint) as "_batch_id", cast(null as integer) as "_line_number", 
+    
+    cast('2026-01-15 02:00:00+00' as timestamp with time zone)
+ as "_updated_at"
+union all
+select 
+    
+    cast('new_but_late' as text)
+ as "event_id", 
+    
+    cast('t1' as text)
+ as "tenant_id", 
+    
+    cast('u2' as text)
+ as "user_id", cast(null as text) as "session_id", 
+    
+    cast('feature.used' as text)
+ as "event_name", cast(null as text) as "event_version", cast(null as integer) as "schema_version", 
+    
+    cast('2026-01-08 23:59:59+00' as timestamp with time zone)
+ as "event_at", 
+    
+    cast('2026-01-08' as date)
+ as "event_date", 
+    
+    cast('2026-01-14 08:00:00+00' as timestamp with time zone)
+ as "received_at", cast(null as jsonb) as "properties", 
+    
+    cast('dashboards' as text)
+ as "feature_name", cast(null as jsonb) as "user_properties", cast(null as text) as "page_url", cast(null as text) as "referrer", cast(null as text) as "device_type", cast(null as text) as "browser", cast(null as text) as "os", cast(null as text) as "utm_source", cast(null as text) as "utm_medium", cast(null as text) as "utm_campaign", cast(null as text) as "first_touch_channel", cast(null as text) as "last_touch_channel", cast(null as bigint) as "_batch_id", cast(null as integer) as "_line_number", 
+    
+    cast('2026-01-15 02:00:00+00' as timestamp with time zone)
+ as "_updated_at"

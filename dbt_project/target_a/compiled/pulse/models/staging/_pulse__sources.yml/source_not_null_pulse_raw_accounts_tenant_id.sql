@@ -1,0 +1,11 @@
+
+    
+    
+
+
+
+select tenant_id
+from "pulse_dev_a"."raw"."accounts"
+where tenant_id is null
+
+

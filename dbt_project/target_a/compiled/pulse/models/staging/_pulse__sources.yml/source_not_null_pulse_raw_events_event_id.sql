@@ -1,0 +1,11 @@
+
+    
+    
+
+
+
+select event_id
+from "pulse_dev_a"."raw"."events"
+where event_id is null
+
+

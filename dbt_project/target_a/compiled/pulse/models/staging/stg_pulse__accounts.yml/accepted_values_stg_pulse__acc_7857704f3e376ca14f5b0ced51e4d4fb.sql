@@ -1,0 +1,22 @@
+
+    
+    
+
+with all_values as (
+
+    select
+        status as value_field,
+        count(*) as n_records
+
+    from "pulse_dev_a"."staging"."stg_pulse__accounts"
+    group by status
+
+)
+
+select *
+from all_values
+where value_field not in (
+    'trialing','active','churned'
+)
+
+

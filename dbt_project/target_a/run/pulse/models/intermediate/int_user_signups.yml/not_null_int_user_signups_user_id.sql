@@ -1,0 +1,25 @@
+
+    
+    select
+      count(*) as failures,
+      count(*) != 0 as should_warn,
+      count(*) != 0 as should_error
+    from (
+      
+    
+  
+    
+    
+
+
+
+select user_id
+from "pulse_dev_a"."intermediate"."int_user_signups"
+where user_id is null
+
+
+
+  
+  
+      
+    ) dbt_internal_test

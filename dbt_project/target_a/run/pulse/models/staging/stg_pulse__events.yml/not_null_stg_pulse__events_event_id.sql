@@ -1,0 +1,25 @@
+
+    
+    select
+      count(*) as failures,
+      count(*) != 0 as should_warn,
+      count(*) != 0 as should_error
+    from (
+      
+    
+  
+    
+    
+
+
+
+select event_id
+from "pulse_dev_a"."staging"."stg_pulse__events"
+where event_id is null
+
+
+
+  
+  
+      
+    ) dbt_internal_test

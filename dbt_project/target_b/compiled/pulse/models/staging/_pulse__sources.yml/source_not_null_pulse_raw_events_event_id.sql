@@ -1,0 +1,11 @@
+
+    
+    
+
+
+
+select event_id
+from "pulse_dev_b"."raw"."events"
+where event_id is null
+
+

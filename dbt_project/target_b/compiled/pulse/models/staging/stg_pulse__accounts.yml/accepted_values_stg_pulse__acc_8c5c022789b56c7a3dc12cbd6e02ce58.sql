@@ -1,0 +1,22 @@
+
+    
+    
+
+with all_values as (
+
+    select
+        plan as value_field,
+        count(*) as n_records
+
+    from "pulse_dev_b"."staging"."stg_pulse__accounts"
+    group by plan
+
+)
+
+select *
+from all_values
+where value_field not in (
+    'starter','professional','enterprise'
+)
+
+

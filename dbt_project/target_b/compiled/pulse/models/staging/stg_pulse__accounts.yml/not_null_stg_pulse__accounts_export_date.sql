@@ -1,0 +1,11 @@
+
+    
+    
+
+
+
+select export_date
+from "pulse_dev_b"."staging"."stg_pulse__accounts"
+where export_date is null
+
+

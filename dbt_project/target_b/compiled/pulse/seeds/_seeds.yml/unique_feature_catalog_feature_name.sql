@@ -1,0 +1,14 @@
+
+    
+    
+
+select
+    feature_name as unique_field,
+    count(*) as n_records
+
+from "pulse_dev_b"."reference"."feature_catalog"
+where feature_name is not null
+group by feature_name
+having count(*) > 1
+
+

@@ -1,0 +1,25 @@
+
+    
+    select
+      count(*) as failures,
+      count(*) != 0 as should_warn,
+      count(*) != 0 as should_error
+    from (
+      
+    
+  
+    
+    
+
+
+
+select category
+from "pulse_dev_b"."reference"."event_catalog"
+where category is null
+
+
+
+  
+  
+      
+    ) dbt_internal_test

@@ -1,0 +1,11 @@
+
+    
+    
+
+
+
+select export_date
+from "pulse_test_c"."raw"."accounts"
+where export_date is null
+
+

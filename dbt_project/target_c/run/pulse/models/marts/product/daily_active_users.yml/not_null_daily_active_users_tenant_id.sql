@@ -1,0 +1,25 @@
+
+    
+    select
+      count(*) as failures,
+      count(*) != 0 as should_warn,
+      count(*) != 0 as should_error
+    from (
+      
+    
+  
+    
+    
+
+
+
+select tenant_id
+from "pulse_test_c"."marts"."daily_active_users"
+where tenant_id is null
+
+
+
+  
+  
+      
+    ) dbt_internal_test

@@ -1,0 +1,25 @@
+
+    
+    select
+      count(*) as failures,
+      count(*) != 0 as should_warn,
+      count(*) != 0 as should_error
+    from (
+      
+    
+  
+    
+    
+
+
+
+select export_date
+from "pulse_test_c"."raw"."accounts"
+where export_date is null
+
+
+
+  
+  
+      
+    ) dbt_internal_test

@@ -1,0 +1,36 @@
+
+    
+    select
+      count(*) as failures,
+      count(*) != 0 as should_warn,
+      count(*) != 0 as should_error
+    from (
+      
+    
+  
+    
+    
+
+with all_values as (
+
+    select
+        status as value_field,
+        count(*) as n_records
+
+    from "pulse_test_c"."staging"."stg_pulse__accounts"
+    group by status
+
+)
+
+select *
+from all_values
+where value_field not in (
+    'trialing','active','churned'
+)
+
+
+
+  
+  
+      
+    ) dbt_internal_test

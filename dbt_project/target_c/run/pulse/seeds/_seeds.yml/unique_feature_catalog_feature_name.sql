@@ -1,0 +1,28 @@
+
+    
+    select
+      count(*) as failures,
+      count(*) != 0 as should_warn,
+      count(*) != 0 as should_error
+    from (
+      
+    
+  
+    
+    
+
+select
+    feature_name as unique_field,
+    count(*) as n_records
+
+from "pulse_test_c"."reference"."feature_catalog"
+where feature_name is not null
+group by feature_name
+having count(*) > 1
+
+
+
+  
+  
+      
+    ) dbt_internal_test
