@@ -4,10 +4,18 @@ Runs against its own database, `pulse_bench` on the local cluster. With WAREHOUS
 set it uses that database as it is, and drops Pulse's schemas in it: point it at a
 scratch database.
 
-    python -m bench [--size peer|demo|tiny] [--repeat 2] [--only loader]
+    python -m bench [--size peer|demo|tiny] [--repeat 2] [--only loader|dbt]
 
 Loader: the loader's events/s against a bare COPY of the same lines into a bare JSONB
 table (decompressed and escaped the same way, no validation, no typed columns).
+
+dbt: `dbt build --full-refresh` of the whole data set, and the nightly increment (load
+one new day, `dbt build`): day 30 on top of 29 days of history, and the last day (180 on
+`peer`) on top of all the others, both real days of the same data set. The increment
+should cost what the new day costs, not what the history costs: the target is
+incr180 / incr30 <= 1.5. A build with nothing new to load is timed too: the part of the
+nightly cost that does not depend on the new day (dbt's start, tests over whole tables,
+models rebuilt from scratch).
 """
 
 from __future__ import annotations
@@ -16,9 +24,11 @@ import argparse
 import gzip
 import json
 import os
+import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from datetime import date, timedelta
 from pathlib import Path
 
 if not os.environ.get("WAREHOUSE_URL"):
@@ -26,6 +36,7 @@ if not os.environ.get("WAREHOUSE_URL"):
 
 from pulse import loader, migrate, warehouse
 from pulse.config import settings
+from pulse.orchestration import dbt_env
 
 SCHEMAS = ("raw", "staging", "intermediate", "marts", "reference", "analytics", "snapshots",
            "bench")
@@ -147,22 +158,158 @@ def bench_loader(landing: Path, repeat: int) -> dict:
             "loader_events_per_s": n / best_loader, "ratio_vs_bare_copy": ratio}
 
 
+# --- dbt ------------------------------------------------------------------------------
+
+INCREMENT_TARGET = 1.5  # incr(last day on all the others) / incr(day 30 on 29 days)
+
+
+class DbtFailed(RuntimeError):
+    pass
+
+
+def _dbt(*args: str) -> dict:
+    """Run dbt as the nightly run would (a subprocess with Pulse's profile variables),
+    with its own target and log folders so the bench never touches dbt_project/target.
+    Returns the wall time and, from run_results.json, where the time went."""
+    work = settings().data_dir / "bench" / "dbt"
+    target, logs = work / "target", work / "logs"
+    cmd = [str(Path(sys.executable).parent / "dbt"), *args, "--target-path", str(target),
+           "--log-path", str(logs)]
+    if args[0] == "build":
+        # Unit tests check SQL logic on fixed fixtures (CI's job); their cost does not
+        # depend on the data, and dbt advises against running them in production builds.
+        cmd += ["--exclude-resource-type", "unit_test"]
+    started = time.perf_counter()
+    proc = subprocess.run(cmd, cwd=settings().dbt_project_dir, env=dict(os.environ, **dbt_env()),
+                          capture_output=True, text=True)
+    elapsed = time.perf_counter() - started
+    if proc.returncode != 0:
+        raise DbtFailed(f"dbt {' '.join(args)} exited {proc.returncode}:\n"
+                        f"{proc.stdout[-4000:]}{proc.stderr[-2000:]}")
+    results = json.loads((target / "run_results.json").read_text())["results"]
+    per_node = {r["unique_id"]: r["execution_time"] for r in results}
+    models = {k: v for k, v in per_node.items() if k.startswith(("model.", "seed.",
+                                                                  "snapshot."))}
+    tests = {k: v for k, v in per_node.items() if k.startswith("test.")}
+    slowest = sorted(per_node.items(), key=lambda kv: -kv[1])[:5]
+    return {
+        "seconds": elapsed,
+        "nodes": len(per_node),
+        "models_s": sum(models.values()),  # summed over threads, so it can exceed seconds
+        "tests_s": sum(tests.values()),
+        "slowest": {k.split(".")[2]: round(v, 2) for k, v in slowest},  # type.package.name
+        "per_node_s": {k: round(v, 3) for k, v in sorted(per_node.items())},
+    }
+
+
+def _load_through(landing: Path, day: date) -> int:
+    report = loader.load(landing, through=day)
+    if report.problems:
+        raise RuntimeError(report.summary())
+    return sum(f.rows_loaded for f in report.files if f.file.kind == "events")
+
+
+def _show(label: str, run: dict) -> None:
+    slowest = ", ".join(f"{k} {v:.1f}s" for k, v in run["slowest"].items())
+    print(f"  {label:<34} {run['seconds']:7.1f}s   ({run['nodes']} nodes; summed: models "
+          f"{run['models_s']:.1f}s, tests {run['tests_s']:.1f}s; slowest: {slowest})",
+          flush=True)
+
+
+def _increment(landing: Path, start: date, history_days: int) -> dict:
+    """Load `history_days` days and build them, then time the nightly run of the next day:
+    a build with nothing new (dbt's fixed cost), then load the day and build."""
+    _reset()
+    migrate.apply(log=lambda _m: None)
+    t = time.perf_counter()
+    history_events = _load_through(landing, start + timedelta(days=history_days - 1))
+    load_s = time.perf_counter() - t
+    print(f"  history: {history_days} days, {history_events:,} events loaded in {load_s:.1f}s",
+          flush=True)
+    history = _dbt("build")
+    _show(f"build of the {history_days}-day history", history)
+    noop = _dbt("build")
+    _show("build with nothing new", noop)
+    new_day = start + timedelta(days=history_days)
+    t = time.perf_counter()
+    new_events = _load_through(landing, new_day)
+    load_day_s = time.perf_counter() - t
+    incr = _dbt("build")
+    _show(f"increment: {new_day} ({new_events:,} events)", incr)
+    return {"history_days": history_days, "history_events": history_events,
+            "new_day": new_day.isoformat(), "new_day_events": new_events,
+            "load_new_day_s": load_day_s, "history_build": history, "noop_build": noop,
+            "increment_build": incr}
+
+
+def bench_dbt(landing: Path, tally: dict) -> dict:
+    start = date.fromisoformat(tally["params"]["start"])
+    days = int(tally["params"]["days"])
+    short = min(30, days) - 1
+    print("\n== dbt: full build, and the nightly increment on a short and a long history ==",
+          flush=True)
+    print(f"-- increment on {days - 1} days of history (day {days} is the new day)", flush=True)
+    long = _increment(landing, start, days - 1)
+    # The whole data set is loaded now: the full build's input.
+    print(f"-- full build of all {days} days", flush=True)
+    full = _dbt("build", "--full-refresh")
+    _show("dbt build --full-refresh", full)
+    full_run = _dbt("run", "--full-refresh")
+    _show("dbt run --full-refresh (no tests)", full_run)
+    print(f"-- increment on {short} days of history (day {short + 1} is the new day)",
+          flush=True)
+    small = _increment(landing, start, short)
+
+    incr_long = long["increment_build"]["seconds"]
+    incr_short = small["increment_build"]["seconds"]
+    ratio = incr_long / incr_short
+    events = long["history_events"] + long["new_day_events"]
+    print(f"\n  full build ({events:,} events): {full['seconds']:.1f}s "
+          f"(dbt run alone {full_run['seconds']:.1f}s)")
+    print(f"  increment after {short} days:  {incr_short:6.1f}s for "
+          f"{small['new_day_events']:,} new events (nothing new: "
+          f"{small['noop_build']['seconds']:.1f}s)")
+    print(f"  increment after {days - 1} days: {incr_long:6.1f}s for "
+          f"{long['new_day_events']:,} new events (nothing new: "
+          f"{long['noop_build']['seconds']:.1f}s)")
+    verdict = "ok" if ratio <= INCREMENT_TARGET else "OVER TARGET"
+    print(f"  ratio incr{days} / incr{short + 1} = {ratio:.2f}   "
+          f"(target <= {INCREMENT_TARGET}: {verdict})")
+    return {"events": events, "full_build": full, "full_run": full_run,
+            "increment_short": small, "increment_long": long,
+            "ratio_increment_long_vs_short": ratio, "target": INCREMENT_TARGET}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--size", default="peer", choices=["tiny", "demo", "peer"])
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--repeat", type=int, default=2)
-    parser.add_argument("--only", choices=["loader"], default=None)
+    parser.add_argument("--only", choices=["loader", "dbt"], default=None,
+                        help="run one section (default: all)")
     args = parser.parse_args(argv)
 
     warehouse.up(log=lambda m: print(m, flush=True))
-    landing, _tally = _dataset(args.size, args.seed)
-    results = {"size": args.size, "loader": bench_loader(landing, args.repeat)}
+    landing, tally = _dataset(args.size, args.seed)
     out = settings().data_dir / "bench" / "results.json"
+    # A section run alone keeps the other section's last figures, if on the same data set.
+    results = json.loads(out.read_text()) if args.only and out.exists() else {}
+    if (results.get("size"), results.get("seed")) != (args.size, args.seed):
+        results = {}
+    results.update(size=args.size, seed=args.seed)
+    if args.only in (None, "loader"):
+        results["loader"] = bench_loader(landing, args.repeat)
+    status = 0
+    if args.only in (None, "dbt"):
+        try:
+            results["dbt"] = bench_dbt(landing, tally)
+        except DbtFailed as exc:
+            print(f"\n{exc}", file=sys.stderr)
+            status = 1
     out.write_text(json.dumps(results, indent=2))
     print(f"\nresults written to {out}")
-    return 0
+    return status
 
 
 if __name__ == "__main__":

@@ -38,6 +38,7 @@ def pulse_nightly():
         return orch.load_landing(orch.target_day(logical_date, dag_run.run_after))
 
     transform = DbtTaskGroup(group_id="dbt", **orch.cosmos_task_group_kwargs())
+    orch.start_reporters_after_the_build(transform)
 
     @task(outlets=[MARTS])
     def publish_marts(load_report: dict) -> dict:

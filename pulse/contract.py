@@ -9,6 +9,7 @@ contract changes what the loader accepts without a second copy of the rules.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -91,24 +92,48 @@ def known_versions() -> tuple[int, ...]:
     return tuple(sorted(int(p.stem.rsplit("_v", 1)[1]) for p in paths))
 
 
-def _check(obj: dict[str, Any], rules: tuple[FieldRule, ...], prefix: str) -> None:
+def _emit_checks(rules: tuple[FieldRule, ...], obj: str, prefix: str, depth: int,
+                 out: list[str], indent: str) -> None:
+    """Append the source lines that check `rules` against the dict named `obj`."""
     for rule in rules:
-        value = obj.get(rule.name)
-        if value is None:
-            if rule.required:
-                raise Invalid("missing_field", f"required field {prefix}{rule.name} is missing")
-            continue
-        # bool passes isinstance(int): only accept it where the contract says boolean.
-        if not isinstance(value, rule.types) or (
-            isinstance(value, bool) and bool not in rule.types
-        ):
-            raise Invalid(
-                "wrong_type",
-                f"field {prefix}{rule.name} must be {rule.type_label}, "
-                f"got {type(value).__name__}",
-            )
+        var = f"v{depth}"
+        path = prefix + rule.name
+        # Exact type checks: JSON decoding never yields subclasses, and bool must not pass
+        # for a number the way isinstance(True, int) would let it.
+        allowed = tuple(dict.fromkeys(rule.types))
+        test = (f"type({var}) is not {allowed[0].__name__}" if len(allowed) == 1
+                else f"type({var}) not in ({', '.join(t.__name__ for t in allowed)},)")
+        wrong = (f"raise Invalid('wrong_type', 'field {path} must be {rule.type_label}, got '"
+                 f" + type({var}).__name__)")
+        out.append(f"{indent}{var} = {obj}.get({rule.name!r})")
+        if rule.required:
+            out.append(f"{indent}if {var} is None:")
+            out.append(f"{indent}    raise Invalid('missing_field', "
+                       f"'required field {path} is missing')")
+            out.append(f"{indent}if {test}:")
+            out.append(f"{indent}    {wrong}")
+            body = indent
+        else:
+            out.append(f"{indent}if {var} is not None:")
+            out.append(f"{indent}    if {test}:")
+            out.append(f"{indent}        {wrong}")
+            body = indent + "    "
         if rule.nested:
-            _check(value, rule.nested, f"{prefix}{rule.name}.")
+            _emit_checks(rule.nested, var, path + ".", depth + 1, out, body)
+
+
+@cache
+def checker_for(version_major: int) -> Callable[[dict[str, Any]], None]:
+    """A function that checks an event dict against one version of the contract.
+
+    Generated from the schema once, because a loop interpreting the rules for every line
+    cost more than parsing the line's JSON.
+    """
+    lines = ["def check(obj):"]
+    _emit_checks(rules_for(version_major), "obj", "", 0, lines, "    ")
+    namespace: dict[str, Any] = {"Invalid": Invalid}
+    exec("\n".join(lines), namespace)  # the source is built above from the schema
+    return namespace["check"]
 
 
 def validate_event(obj: Any) -> int:
@@ -118,7 +143,7 @@ def validate_event(obj: Any) -> int:
     version = obj.get("event_version")
     if not isinstance(version, str):
         # Report it through the generic rules so the reason matches the other fields.
-        _check(obj, rules_for(1), "")
+        checker_for(1)(obj)
         raise Invalid("wrong_type", "field event_version must be string")  # pragma: no cover
     head = version.split(".", 1)[0]
     major = int(head) if head.isdigit() else -1
@@ -128,5 +153,5 @@ def validate_event(obj: Any) -> int:
             f"event_version {version!r} has no contract (known: "
             f"{', '.join(f'{v}.x' for v in known_versions())})",
         )
-    _check(obj, rules_for(major), "")
+    checker_for(major)(obj)
     return major

@@ -92,8 +92,14 @@ def dbt_env() -> dict[str, str]:
 
 
 def cosmos_task_group_kwargs() -> dict[str, Any]:
-    """Arguments for cosmos.DbtTaskGroup: one Airflow task per dbt node, each model's
-    tests right after it, dbt invoked in-process (dbtRunner, no subprocess per task)."""
+    """Arguments for cosmos.DbtTaskGroup.
+
+    Watcher mode: one producer task runs a single `dbt build` (in-process, dbtRunner),
+    and every model gets a task, and its tests another, that report that node's outcome
+    as dbt finishes it. The graph, retries and failures stay per model, while dbt parses
+    and connects once instead of once per node (on this project, ~40 s for a nightly run
+    instead of several minutes).
+    """
     from cosmos import ExecutionConfig, ProfileConfig, ProjectConfig, RenderConfig
     from cosmos.constants import ExecutionMode, InvocationMode, LoadMode, TestBehavior
 
@@ -110,7 +116,7 @@ def cosmos_task_group_kwargs() -> dict[str, Any]:
             profiles_yml_filepath=project_dir / "profiles.yml",
         ),
         "execution_config": ExecutionConfig(
-            execution_mode=ExecutionMode.LOCAL,
+            execution_mode=ExecutionMode.WATCHER,
             invocation_mode=InvocationMode.DBT_RUNNER,
             # dbt is found next to this interpreter, whatever PATH the worker has.
             dbt_executable_path=str(Path(sys.executable).parent / "dbt"),
@@ -122,3 +128,17 @@ def cosmos_task_group_kwargs() -> dict[str, Any]:
             emit_datasets=False,  # the DAG publishes one Asset per layer instead
         ),
     }
+
+
+def start_reporters_after_the_build(group) -> None:
+    """Make the per-model tasks of a watcher-mode task group wait for the dbt build.
+
+    Cosmos lets them start alongside the build and poll for its progress; where tasks run
+    one at a time (`airflow dags test`, a single-slot pool) a poller that starts first
+    would wait forever for a build that cannot start. Once the build has run, each task
+    reads its node's outcome at once.
+    """
+    producer = next(t for t in group if t.task_id.endswith("dbt_producer_watcher"))
+    for task in group:
+        if task is not producer and not task.upstream_list:
+            producer >> task

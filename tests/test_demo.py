@@ -16,7 +16,8 @@ select 'staging', count(*), coalesce(sum(hashtext(event_id || _batch_id)), 0)
   from staging.stg_pulse__events
 union all
 select 'dau', count(*),
-       coalesce(sum(hashtext(tenant_id || activity_date || active_users || active_events)), 0)
+       coalesce(sum(hashtext(tenant_id || activity_date || active_users
+                             || monthly_active_users)), 0)
   from marts.daily_active_users
 order by 1
 """

@@ -4,10 +4,12 @@
   Every incremental model stamps its rows with `_updated_at` (the database clock when the
   row was written). A downstream model's run window is the set of upstream rows written
   after its own newest row: `where <upstream>._updated_at > {{ pulse_watermark() }}`.
-  Because the window comes from when data arrived, not from event time, late events are
-  picked up however late they are; what a model recomputes from that window (the days,
-  tenants or users touched) is its own business, and a full refresh computes the same
-  rows from everything.
+  Because the window comes from when data arrived, not from event time, a late event is
+  never skipped by a run; how late an event may be and still count is a definition,
+  `late_event_lookback_days`, applied in fct_events to incremental runs and full
+  refreshes alike. What a model recomputes from its window (the days, tenants or users
+  touched) is its own business, and a full refresh computes the same rows from
+  everything.
 -#}
 
 {% macro pulse_watermark(column='_updated_at') -%}
