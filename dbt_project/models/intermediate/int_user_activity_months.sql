@@ -1,29 +1,3 @@
 {#- One row per user and calendar month in which the user was active on at least one
-    day: the building block of monthly retention and monthly active users. -#}
-
-with
-
-user_days as (
-
-    select * from {{ ref('fct_daily_user_activity') }}
-
-),
-
-active_days as (
-
-    select
-        tenant_id,
-        user_id,
-        activity_date
-    from user_days
-    where is_active
-
-)
-
-select
-    tenant_id,
-    user_id,
-    date_trunc('month', activity_date)::date as activity_month,
-    count(*)::int as active_days
-from active_days
-group by tenant_id, user_id, date_trunc('month', activity_date)::date
+    day: the building block of monthly retention (macros/retention.sql). -#}
+{{ user_activity_periods('month') }}
