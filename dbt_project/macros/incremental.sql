@@ -29,3 +29,18 @@
 {% macro pulse_within_lookback(received_at, event_date) -%}
     {{ received_at }} < ({{ event_date }} + 1 + {{ var('late_event_lookback_days') }})::timestamp at time zone 'UTC'
 {%- endmacro %}
+
+{#- The rows of `relation` (a CTE name) that share `keys` with a row written since this
+    model's newest row: what an incremental model recomputes. All rows on a full
+    refresh. -#}
+{% macro pulse_rows_touched_by_new_data(relation, keys) -%}
+    select {{ relation }}.*
+    from {{ relation }}
+    {%- if is_incremental() %}
+    where ({{ keys | join(', ') }}) in (
+        select {{ keys | join(', ') }}
+        from {{ relation }}
+        where {{ pulse_new_rows() }}
+    )
+    {%- endif %}
+{%- endmacro %}

@@ -23,21 +23,9 @@ events as (
 
 ),
 
-touched as (
-
-    select distinct session_id
-    from events
-    where {{ pulse_new_rows() }}
-
-),
-
 session_events as (
 
-    select events.*
-    from events
-    {% if is_incremental() %}
-    inner join touched on events.session_id = touched.session_id
-    {% endif %}
+    {{ pulse_rows_touched_by_new_data('events', ['session_id']) }}
 
 )
 

@@ -28,23 +28,9 @@ events as (
 
 ),
 
-touched as (
-
-    select distinct tenant_id, user_id
-    from events
-    where {{ pulse_new_rows() }}
-
-),
-
 user_events as (
 
-    select events.*
-    from events
-    {% if is_incremental() %}
-    inner join touched
-        on events.tenant_id = touched.tenant_id
-        and events.user_id = touched.user_id
-    {% endif %}
+    {{ pulse_rows_touched_by_new_data('events', ['tenant_id', 'user_id']) }}
 
 ),
 

@@ -24,24 +24,9 @@ feature_events as (
 
 ),
 
-touched as (
-
-    select distinct tenant_id, user_id, event_date
-    from feature_events
-    where {{ pulse_new_rows() }}
-
-),
-
 day_events as (
 
-    select feature_events.*
-    from feature_events
-    {% if is_incremental() %}
-    inner join touched
-        on feature_events.tenant_id = touched.tenant_id
-        and feature_events.user_id = touched.user_id
-        and feature_events.event_date = touched.event_date
-    {% endif %}
+    {{ pulse_rows_touched_by_new_data('feature_events', ['tenant_id', 'user_id', 'event_date']) }}
 
 )
 

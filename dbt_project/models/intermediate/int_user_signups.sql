@@ -21,23 +21,9 @@ signups as (
 
 ),
 
-touched as (
-
-    select distinct tenant_id, user_id
-    from signups
-    where {{ pulse_new_rows() }}
-
-),
-
 candidates as (
 
-    select signups.*
-    from signups
-    {% if is_incremental() %}
-    inner join touched
-        on signups.tenant_id = touched.tenant_id
-        and signups.user_id = touched.user_id
-    {% endif %}
+    {{ pulse_rows_touched_by_new_data('signups', ['tenant_id', 'user_id']) }}
 
 ),
 
