@@ -1,12 +1,14 @@
 """Pulse nightly ELT.
 
 apply raw DDL -> load the day's landing files (and any earlier ones not yet loaded)
--> dbt (one task per model, its tests right after) -> publish the marts Asset.
+-> quality gate on raw -> dbt (one task per model, its tests right after)
+-> quality gate on the models -> publish the marts Asset.
 
 Runs at 02:00 UTC for the previous day: a cron data interval, so the run for day D covers
 [D 02:00, D+1 02:00) and loads landing partitions through dt=D; a manual run
 (`airflow dags test pulse_nightly 2026-03-31`) loads through the day given. Catch-up and
-backfills are safe: every step is idempotent. The logic lives in `pulse.orchestration`.
+backfills are safe: every step is idempotent. A critical quality failure fails its gate
+task and nothing downstream runs. The logic lives in `pulse.orchestration`.
 """
 
 from airflow.sdk import Asset, CronDataIntervalTimetable, dag, task
@@ -33,19 +35,31 @@ def pulse_nightly():
     def apply_raw_ddl() -> list[str]:
         return orch.apply_raw_ddl()
 
-    @task(outlets=[RAW])
+    @task
     def load_landing(logical_date=None, dag_run=None) -> dict:
         return orch.load_landing(orch.target_day(logical_date, dag_run.run_after))
 
+    @task(outlets=[RAW])
+    def gate_raw(load_report: dict, logical_date=None, dag_run=None) -> dict:
+        day = orch.target_day(logical_date, dag_run.run_after)
+        return orch.quality_gate("after_load", day, dag_run.run_id, load_report)
+
     transform = DbtTaskGroup(group_id="dbt", **orch.cosmos_task_group_kwargs())
     orch.start_reporters_after_the_build(transform)
+
+    @task
+    def gate_models(logical_date=None, dag_run=None) -> dict:
+        day = orch.target_day(logical_date, dag_run.run_after)
+        return orch.quality_gate("after_dbt", day, dag_run.run_id)
 
     @task(outlets=[MARTS])
     def publish_marts(load_report: dict) -> dict:
         return load_report
 
     loaded = load_landing()
-    apply_raw_ddl() >> loaded >> transform >> publish_marts(loaded)
+    checked_models = gate_models()
+    apply_raw_ddl() >> loaded
+    gate_raw(loaded) >> transform >> checked_models >> publish_marts(loaded)
 
 
 pulse_nightly()

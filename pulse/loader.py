@@ -105,6 +105,9 @@ class LoadReport:
             "rows_loaded": self.rows_loaded,
             "rows_rejected": self.rows_rejected,
             "rejected_by_reason": dict(self.rejected_by_reason),
+            # The quality gate checks exactly what this run loaded.
+            "batch_ids": [f.batch_id for f in self.files
+                          if f.status == "loaded" and f.batch_id is not None],
         }
 
 

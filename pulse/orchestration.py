@@ -81,6 +81,30 @@ def load_landing(through: date) -> dict[str, Any]:
     return report.to_dict()
 
 
+# --- the quality gate ------------------------------------------------------------------
+
+def quality_gate(stage: str, day: date, run_id: str,
+                 load_report: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Run the suites of one stage ("after_load" or "after_dbt") for the night of `day`.
+
+    A critical failure raises AirflowFailException: retrying cannot fix bad data, and the
+    message (suite, expectation, table and column, observed value, threshold) is the
+    task's error, the last thing in its log."""
+    from pulse.quality import gate, suites
+
+    names = suites.AFTER_LOAD if stage == "after_load" else suites.AFTER_DBT
+    batches = (load_report or {}).get("batch_ids") or []
+    try:
+        results = gate.run(names, day, run_id, loaded_batches=batches, log_line=log.info)
+    except gate.GateFailed as exc:
+        from airflow.exceptions import AirflowFailException
+
+        log.error("%s", exc)
+        raise AirflowFailException(str(exc)) from None
+    return {r.suite.name: {"expectations": len(r.results), "warnings": len(r.warnings),
+                           "critical_failures": len(r.critical_failures)} for r in results}
+
+
 # --- dbt through cosmos ----------------------------------------------------------------
 
 def dbt_env() -> dict[str, str]:

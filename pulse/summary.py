@@ -1,8 +1,8 @@
-"""What is in the warehouse: rows per layer and quarantined lines by reason."""
+"""What is in the warehouse: rows per layer, quarantined lines by reason, the last gate."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from pulse.config import settings
 from pulse.warehouse import connect
@@ -16,6 +16,9 @@ class WarehouseSummary:
     rows: dict[str, int | None]  # schema.relation -> rows
     rejected_by_reason: dict[str, int]
     last_loaded_day: str | None
+    # The latest quality gate: (suite, success, expectations, critical failures, warnings)
+    gate: list[tuple[str, bool, int, int, int]] = field(default_factory=list)
+    gate_run: str | None = None
 
     def render(self) -> str:
         s = settings()
@@ -33,6 +36,14 @@ class WarehouseSummary:
             lines.append("Quarantined lines: none")
         if self.last_loaded_day:
             lines.append(f"Loaded through: {self.last_loaded_day}")
+        if self.gate:
+            lines += ["", f"Quality gate (Great Expectations), run {self.gate_run}:"]
+            for suite, ok, n, critical, warnings in self.gate:
+                verdict = "passed" if ok else "FAILED"
+                lines.append(f"  {suite:<10}{verdict:<8}{n:>4} expectations, "
+                             f"{critical} critical failure(s), {warnings} warning(s)")
+            lines.append(f"  results: quality.check_results; Data Docs: "
+                         f"{s.data_dir / 'quality' / 'data_docs' / 'index.html'}")
         psql = f"psql -h {wh.host} -p {wh.port} -U {wh.user} {wh.dbname}"
         lines += [
             "",
@@ -73,6 +84,19 @@ def collect() -> WarehouseSummary:
                 )
                 value = cur.fetchone()[0]
                 last = value.isoformat() if value else None
+            gate: list[tuple[str, bool, int, int, int]] = []
+            gate_run = None
+            cur.execute("select to_regclass('quality.gate_runs') is not null")
+            if cur.fetchone()[0]:
+                cur.execute("select run_id from quality.gate_runs"
+                            " order by finished_at desc limit 1")
+                found = cur.fetchone()
+                if found:
+                    gate_run = found[0]
+                    cur.execute("select suite, success, expectations, critical_failures,"
+                                " warnings from quality.gate_runs where run_id = %s"
+                                " order by started_at", (gate_run,))
+                    gate = cur.fetchall()
     finally:
         conn.close()
-    return WarehouseSummary(rows, reasons, last)
+    return WarehouseSummary(rows, reasons, last, gate, gate_run)

@@ -47,7 +47,8 @@ def test_dagbag_imports_without_errors_or_warnings(airflow_db):
     assert ours == []
 
     task_ids = set(result["task_ids"])
-    assert {"apply_raw_ddl", "load_landing", "publish_marts"} <= task_ids
+    assert {"apply_raw_ddl", "load_landing", "gate_raw", "gate_models",
+            "publish_marts"} <= task_ids
     # cosmos (watcher mode) runs one dbt build and shows one task per model and per
     # model's tests, each reporting that node's outcome
     assert "dbt.dbt_producer_watcher" in task_ids
@@ -95,6 +96,10 @@ def test_nightly_dag_runs_two_consecutive_days(clean_warehouse, airflow_db, tmp_
     _assert_matches_landing(landing, date(2026, 1, 2))
     day1 = _warehouse_state()
     assert day1["raw"] > 0 and day1["rejected"] > 0 and day1["dau"]
+    # the quality gate ran every suite, before and after dbt, and they passed
+    assert query("select suite, success from quality.gate_runs where data_day = '2026-01-02'"
+                 " order by suite") == [("marts", True), ("raw", True), ("star", True),
+                                        ("volume", True)]
 
     pulse_cli("airflow", "dags", "test", "pulse_nightly", "2026-01-03", env=env)
     _assert_matches_landing(landing, date(2026, 1, 3))

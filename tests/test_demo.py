@@ -29,6 +29,9 @@ def test_demo_twice_leaves_the_same_warehouse(clean_warehouse, airflow_db, tmp_p
     first = pulse_cli("demo", "--size", "tiny", env=env)
     assert "Quarantined lines by reason" in first.stdout
     assert "Where to look next" in first.stdout
+    # the clean demo data passes every quality suite
+    assert "Quality gate (Great Expectations)" in first.stdout
+    assert query("select count(*), bool_and(success) from quality.gate_runs") == [(4, True)]
     state = query(FINGERPRINT)
     assert all(count > 0 for _, count, _ in state), state
 

@@ -1,0 +1,1 @@
+"""The data-quality gate: suites in expectations/, run with Great Expectations."""

@@ -1,0 +1,330 @@
+"""The quality gate (expectations/ run with Great Expectations against the warehouse).
+
+One warehouse is built once for the module (generated, loaded, dbt-built); each test
+plants one fault, runs the suite that should catch it, checks that exactly the intended
+critical expectation failed, and undoes the fault. The last two tests run the nightly DAG
+for real and watch a planted fault stop it at the gate.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import os
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from generators import generate
+from pulse import warehouse
+from pulse.quality import gate, suites
+from tests.conftest import pulse_cli, query, reset_schemas, scalar
+
+DAY = date(2026, 1, 21)  # a Wednesday: the volume suite compares it with weekdays
+BIG_TENANT_MIN_EVENTS = 400  # the generated data's largest tenant sends ~650 a weekday
+
+
+def _generate(landing: Path) -> None:
+    generate(landing, seed=5, tenants=3, users=150, days=21, start=date(2026, 1, 1), dirty=0.01)
+
+
+def _execute(sql: str, params: tuple = ()) -> int:
+    conn = warehouse.connect()
+    try:
+        with conn, conn.cursor() as cur:
+            cur.execute(sql, params)
+            return cur.rowcount
+    finally:
+        conn.close()
+
+
+@pytest.fixture(scope="module")
+def built(warehouse_db, tmp_path_factory):
+    """A warehouse with 21 days loaded and built, and the tenant with the most events."""
+    landing = tmp_path_factory.mktemp("quality") / "landing"
+    _generate(landing)
+    saved = {k: os.environ.get(k) for k in ("PULSE_LANDING_DIR", "PULSE_DATA_DIR")}
+    os.environ["PULSE_LANDING_DIR"] = str(landing)
+    os.environ["PULSE_DATA_DIR"] = str(landing.parent / "data")
+    try:
+        reset_schemas()
+        pulse_cli("load")
+        pulse_cli("dbt", "build", "--quiet")
+        tenant = scalar("select tenant_id from staging.stg_pulse__events where event_date = %s"
+                        " group by 1 order by count(*) desc limit 1", (DAY,))
+        assert scalar("select count(*) from staging.stg_pulse__events"
+                      " where tenant_id = %s and event_date = %s",
+                      (tenant, DAY)) >= BIG_TENANT_MIN_EVENTS
+        yield {"tenant": tenant, "landing": landing}
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+def _run(*names: str, run_id: str = "test") -> list[gate.SuiteResult]:
+    return gate.run(names, DAY, run_id, log_line=lambda _m: None, raise_on_failure=False)
+
+
+def _failed(result: gate.SuiteResult, severity: str = "critical") -> set[str]:
+    return {r.expectation.name for r in result.results
+            if not r.success and r.expectation.severity == severity}
+
+
+def test_suites_parse_and_name_known_gx_expectations():
+    import great_expectations.expectations as gxe
+
+    for name in suites.available():
+        suite = suites.load(name, gate.Scope(DAY, (1, 2), DAY).params())
+        assert suite.expectations, name
+        for exp in suite.expectations:
+            assert hasattr(gxe, exp.gx_class), exp.type
+            assert exp.severity in ("critical", "warning")
+            assert exp.table and "." in exp.table
+    assert set(suites.AFTER_LOAD + suites.AFTER_DBT) == set(suites.available())
+
+
+def test_a_malformed_suite_is_refused_with_the_file_named(tmp_path):
+    (tmp_path / "bad.yml").write_text(
+        "suite: bad\nassets: {t: {table: marts.x}}\n"
+        "expectations: [{name: n, asset: t, type: expect_x, severity: fatal}]\n")
+    with pytest.raises(suites.SuiteError, match=r"bad\.yml.*severity"):
+        suites.load("bad", directory=tmp_path)
+
+
+def test_clean_data_passes_every_suite_and_every_result_is_kept(built):
+    results = _run(*suites.AFTER_LOAD, *suites.AFTER_DBT, run_id="clean")
+    for res in results:
+        assert res.success, gate.failure_message([res], "clean")
+        assert not res.warnings, [r.line() for r in res.warnings]
+    expected = sum(len(r.results) for r in results)
+    assert scalar("select count(*) from quality.check_results where run_id = 'clean'") == expected
+    assert scalar("select count(*) from quality.gate_runs where run_id = 'clean' and success") == 4
+    # every result says what it measured and against what
+    assert scalar("select count(*) from quality.check_results where run_id = 'clean'"
+                  " and (threshold = '' or observed_value is null)") == 0
+    # the quarantine report: rejected lines of the night's load by reason and tenant
+    rejected = scalar("select count(*) from raw.rejected_events r join raw.load_ledger l"
+                      " using (batch_id) where l.partition_date = %s", (DAY,))
+    assert rejected > 0
+    assert scalar("select sum(rejected_lines) from quality.quarantine_report"
+                  " where run_id = 'clean'") == rejected
+    # the Data Docs were written where the README says
+    docs = gate.data_docs_dir()
+    assert (docs / "index.html").exists()
+    assert list((docs / "validations" / "raw").rglob("*.html"))
+    # a second run of the same run id replaces its rows rather than adding to them
+    _run("marts", run_id="clean")
+    assert scalar("select count(*) from quality.check_results where run_id = 'clean'") == expected
+
+
+def test_raw_an_unknown_tenant_fails_exactly_the_tenant_check(built):
+    batch = scalar("select min(batch_id) from raw.load_ledger where partition_date = %s"
+                   " and kind = 'events'", (DAY,))
+    _execute("insert into raw.events (event_id, tenant_id, event_ts, received_at, batch_id,"
+             " line_number, payload)"
+             " select event_id || '-x', 'ten_nobody', event_ts, received_at, batch_id,"
+             "        line_number + 1000000, jsonb_set(payload, '{tenant_id}', '\"ten_nobody\"')"
+             " from raw.events where batch_id = %s limit 3", (batch,))
+    try:
+        [res] = _run("raw")
+        assert _failed(res) == {"tenant_known_to_accounts_export"}
+        failure = gate.failure_message([res], "test")
+        assert "tenant_known_to_accounts_export on raw.events.tenant_id" in failure
+        assert "ten_nobody" in failure and "known_tenant in {True}" in failure
+    finally:
+        _execute("delete from raw.events where tenant_id = 'ten_nobody'")
+
+
+def test_raw_future_timestamps_fail_the_clock_check(built):
+    tenant = built["tenant"]
+    moved = _execute(
+        "update raw.events set event_ts = received_at + interval '3 days'"
+        " where ctid in (select e.ctid from raw.events e join raw.load_ledger l using (batch_id)"
+        "  where l.partition_date = %s and e.tenant_id = %s order by e.event_id limit 20)",
+        (DAY, tenant))
+    assert moved == 20
+    try:
+        [res] = _run("raw")
+        assert _failed(res) == {"no_timestamps_in_the_future"}
+        assert _failed(res, "warning") == {"any_timestamp_in_the_future"}
+        [check] = [r for r in res.results if r.expectation.name == "no_timestamps_in_the_future"]
+        assert tenant in check.observed and check.threshold == "future_event_rate <= 0.001"
+        assert 0.001 < check.observed_number < 0.1
+    finally:
+        _execute("update raw.events set event_ts = (payload ->> 'timestamp')::timestamptz"
+                 " where event_ts > received_at + interval '1 hour'")
+
+
+def test_star_a_duplicate_user_fails_exactly_the_key_check(built):
+    _execute("insert into marts.dim_users select * from marts.dim_users limit 1")
+    try:
+        [res] = _run("star")
+        assert _failed(res) == {"dim_users_key_unique"}
+    finally:
+        _execute("delete from marts.dim_users d using (select ctid, row_number() over"
+                 " (partition by tenant_id, user_id order by ctid) as n from marts.dim_users) x"
+                 " where d.ctid = x.ctid and x.n > 1")
+
+
+def test_star_an_orphan_fact_fails_exactly_the_foreign_key_check(built):
+    _execute("update marts.fct_events set user_id = 'usr_orphan'"
+             " where event_id = (select min(event_id) from marts.fct_events)")
+    try:
+        [res] = _run("star")
+        assert _failed(res) == {"fct_events_user_in_dim_users"}
+        [check] = [r for r in res.results if r.expectation.name == "fct_events_user_in_dim_users"]
+        assert "usr_orphan" in check.observed
+    finally:
+        _execute("update marts.fct_events f set user_id = s.user_id"
+                 " from staging.stg_pulse__events s"
+                 " where f.event_id = s.event_id and f.user_id = 'usr_orphan'")
+
+
+def test_marts_a_rate_above_one_fails_exactly_the_rate_check(built):
+    _execute("update marts.retention_monthly_cohorts set retention_rate = retention_rate + 1"
+             " where (tenant_id, cohort_month, period_number) in (select tenant_id,"
+             " cohort_month, period_number from marts.retention_monthly_cohorts limit 1)")
+    try:
+        [res] = _run("marts")
+        assert _failed(res) == {"monthly_retention_rate_between_0_and_1"}
+        [check] = [r for r in res.results if not r.success]
+        assert check.observed_number > 1 and "0 <= retention_rate <= 1" in check.threshold
+    finally:
+        _execute("update marts.retention_monthly_cohorts set retention_rate = retention_rate - 1"
+                 " where retention_rate > 1")
+
+
+def test_volume_a_tenant_that_falls_silent_is_caught(built):
+    tenant = built["tenant"]
+    _execute("create table quality.test_parked as select * from staging.stg_pulse__events"
+             " where tenant_id = %s and event_date = %s", (tenant, DAY))
+    _execute("delete from staging.stg_pulse__events where tenant_id = %s and event_date = %s",
+             (tenant, DAY))
+    try:
+        [res] = _run("volume")
+        assert _failed(res) == {"tenant_volume_not_collapsed_or_exploded"}
+        message = gate.failure_message([res], "test")
+        assert f"tenant_id={tenant}, volume_ratio=0" in message
+        assert "0.1 <= volume_ratio <= 10" in message
+    finally:
+        _execute("insert into staging.stg_pulse__events select * from quality.test_parked;"
+                 " drop table quality.test_parked")
+
+
+def test_a_warning_is_recorded_and_does_not_stop_the_gate(built):
+    """Three times the usual volume: beyond 4 standard deviations (a warning), well under
+    ten times (critical)."""
+    tenant = built["tenant"]
+    _execute("create table quality.test_extra as select * from staging.stg_pulse__events"
+             " where tenant_id = %s and event_date = %s", (tenant, DAY))
+    _execute("insert into staging.stg_pulse__events select (x).* from ("
+             " select jsonb_populate_record(null::staging.stg_pulse__events,"
+             "   to_jsonb(e) || jsonb_build_object('event_id', e.event_id || '-copy' || n)) as x"
+             " from quality.test_extra e cross join generate_series(1, 2) as n) as copies")
+    try:
+        [res] = gate.run(["volume"], DAY, "warned", log_line=lambda _m: None)  # no raise
+        assert res.success and _failed(res, "warning") == {"tenant_volume_within_4_sd"}
+        assert query("select severity, success from quality.check_results where run_id ="
+                     " 'warned' and expectation = 'tenant_volume_within_4_sd'") == [
+                         ("warning", False)]
+    finally:
+        _execute("delete from staging.stg_pulse__events where event_id like '%%-copy%%';"
+                 " drop table quality.test_extra")
+
+
+# --- the nightly DAG stops at the gate ---------------------------------------------------
+
+def _task_states(run_day: date) -> dict[str, str | None]:
+    from pulse.config import settings
+
+    conn = warehouse.connect(settings().airflow_db())
+    try:
+        with conn, conn.cursor() as cur:
+            cur.execute(
+                "select ti.task_id, ti.state from task_instance ti join dag_run r"
+                " on r.dag_id = ti.dag_id and r.run_id = ti.run_id"
+                " where r.dag_id = 'pulse_nightly' and r.logical_date::date = %s", (run_day,))
+            return dict(cur.fetchall())
+    finally:
+        conn.close()
+
+
+def _downstream_of(gate_task: str, states: dict[str, str | None]) -> dict[str, str | None]:
+    upstream = {"apply_raw_ddl", "load_landing", "gate_raw"}
+    return {t: s for t, s in states.items() if t not in upstream and not
+            (gate_task == "gate_models" and (t.startswith("dbt.") or t == "gate_models"))
+            and t != gate_task}
+
+
+def _rewrite_landing_day(landing: Path, day: date, change) -> int:
+    """Rewrite the day's landing event files line by line; returns lines changed."""
+    changed = 0
+    for path in sorted((landing / "events" / f"dt={day.isoformat()}").glob("*.ndjson.gz")):
+        out = []
+        with gzip.open(path) as fh:
+            lines = fh.read().splitlines()
+        for raw in lines:
+            try:
+                event = json.loads(raw)
+            except ValueError:
+                out.append(raw)
+                continue
+            new = change(event) if isinstance(event, dict) else event
+            if new is not event:
+                changed += 1
+            if new is not None:
+                out.append(json.dumps(new).encode() if new is not event else raw)
+        with gzip.open(path, "wb") as fh:
+            fh.write(b"\n".join(out) + b"\n")
+    return changed
+
+
+@pytest.mark.airflow
+@pytest.mark.parametrize("fault", ["future_timestamps", "tenant_falls_silent"])
+def test_nightly_dag_stops_at_the_gate(fault, clean_warehouse, airflow_db, tmp_path):
+    landing = tmp_path / "landing"
+    _generate(landing)
+    big = {}
+
+    def biggest(event: dict) -> dict:
+        big[event["tenant_id"]] = big.get(event["tenant_id"], 0) + 1
+        return event
+
+    _rewrite_landing_day(landing, DAY, biggest)
+    tenant = max(big, key=big.get)
+    if fault == "future_timestamps":
+        seen = [0]
+
+        def plant(event: dict) -> dict | None:
+            if event.get("tenant_id") != tenant or seen[0] >= 30:
+                return event
+            seen[0] += 1
+            return {**event, "timestamp": "2026-01-25T12:00:00.000Z"}
+
+        gate_task, expectation = "gate_raw", "no_timestamps_in_the_future"
+    else:
+        def plant(event: dict) -> dict | None:
+            return None if event.get("tenant_id") == tenant else event
+
+        gate_task, expectation = "gate_models", "tenant_volume_not_collapsed_or_exploded"
+    assert _rewrite_landing_day(landing, DAY, plant) >= 30
+
+    env = {"PULSE_LANDING_DIR": str(landing), "PULSE_DATA_DIR": str(tmp_path / "data")}
+    proc = pulse_cli("airflow", "dags", "test", "pulse_nightly", DAY.isoformat(), env=env,
+                     check=False)
+    log = proc.stdout + proc.stderr
+    assert "QUALITY GATE FAILED" in log and expectation in log, log[-4000:]
+
+    states = _task_states(DAY)
+    assert states[gate_task] == "failed"
+    downstream = _downstream_of(gate_task, states)
+    assert "publish_marts" in downstream
+    assert all(state != "success" for state in downstream.values()), downstream
+    # what failed is on record for the analysts' charts too
+    assert query("select severity, success from quality.check_results"
+                 " where expectation = %s and data_day = %s", (expectation, DAY)) == [
+                     ("critical", False)]
