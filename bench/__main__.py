@@ -4,7 +4,7 @@ Runs against its own database, `pulse_bench` on the local cluster. With WAREHOUS
 set it uses that database as it is, and drops Pulse's schemas in it: point it at a
 scratch database.
 
-    python -m bench [--size peer|demo|tiny] [--repeat 2] [--only loader|dbt]
+    python -m bench [--size peer|demo|tiny] [--repeat 2] [--only loader|dbt|gate|webhooks]
 
 Loader: the loader's events/s against a bare COPY of the same lines into a bare JSONB
 table (decompressed and escaped the same way, no validation, no typed columns).
@@ -16,6 +16,13 @@ should cost what the new day costs, not what the history costs: the target is
 incr180 / incr30 <= 1.5. A build with nothing new to load is timed too: the part of the
 nightly cost that does not depend on the new day (dbt's start, tests over whole tables,
 models rebuilt from scratch).
+
+Gate: the quality gate (every suite of expectations/) on the whole data set loaded by one
+run, against `dbt build --full-refresh` of the same data; and the gate of a nightly run
+(the last day's batches) against the nightly increment's build. Target gate/build < 0.25.
+
+Webhooks: deliveries/s of `pulse.webhooks.deliver` (1,000 messages, 50 endpoints, a local
+receiver that answers at once) next to a plain loop of unsigned requests (bench/webhooks.py).
 """
 
 from __future__ import annotations
@@ -39,7 +46,7 @@ from pulse.config import settings
 from pulse.orchestration import dbt_env
 
 SCHEMAS = ("raw", "staging", "intermediate", "marts", "reference", "analytics", "snapshots",
-           "bench")
+           "bench", "delivery", "quality", "ml")
 
 
 def _reset() -> None:
@@ -280,19 +287,75 @@ def bench_dbt(landing: Path, tally: dict) -> dict:
             "ratio_increment_long_vs_short": ratio, "target": INCREMENT_TARGET}
 
 
+# --- the quality gate -----------------------------------------------------------------
+
+GATE_TARGET = 0.25  # gate seconds / dbt build seconds
+
+
+def _gate(day: date, batches: list[int], run_id: str) -> tuple[float, list]:
+    from pulse.quality import gate, suites
+
+    started = time.perf_counter()
+    results = gate.run([*suites.AFTER_LOAD, *suites.AFTER_DBT], day, run_id,
+                       loaded_batches=batches, log_line=lambda _m: None,
+                       raise_on_failure=False)
+    return time.perf_counter() - started, results
+
+
+def bench_gate(landing: Path, tally: dict) -> dict:
+    print("\n== gate: every quality suite vs the dbt build of the same data ==", flush=True)
+    t = time.perf_counter()
+    import great_expectations  # noqa: F401  (once per process; not the gate's own cost)
+
+    print(f"  importing great_expectations: {time.perf_counter() - t:.1f}s (once per process)")
+    start = date.fromisoformat(tally["params"]["start"])
+    last = start + timedelta(days=int(tally["params"]["days"]) - 1)
+    _reset()
+    migrate.apply(log=lambda _m: None)
+    report = loader.load(landing, through=last - timedelta(days=1))
+    first_batches = [f.batch_id for f in report.files if f.batch_id is not None]
+    events = _load_through(landing, last)  # the last day is loaded now, on its own
+    full = _dbt("build", "--full-refresh")
+    _show("dbt build --full-refresh", full)
+    # The scope of a run that loaded everything: the earlier batches, plus (as in every
+    # gate run) the night's own.
+    all_batches = first_batches
+    _gate(last, all_batches, "bench_warmup")  # first connection, first rendering
+    full_gate, results = _gate(last, all_batches, "bench_full")
+    failed = [r.summary() for r in results if not r.success]
+    print(f"  gate over the whole load ({events:,} events): {full_gate:.1f}s"
+          + (f"   FAILED: {failed}" if failed else ""))
+    nightly_build = _dbt("build")
+    nightly_gate, _ = _gate(last, [], "bench_nightly")
+    print(f"  nightly gate (the last day's batches): {nightly_gate:.1f}s "
+          f"vs a nightly build with nothing new {nightly_build['seconds']:.1f}s")
+    ratio = full_gate / full["seconds"]
+    nightly_ratio = nightly_gate / nightly_build["seconds"]
+    verdict = "ok" if ratio < GATE_TARGET else "OVER TARGET"
+    print(f"  ratio gate / full build = {ratio:.2f}   (target < {GATE_TARGET}: {verdict}); "
+          f"nightly gate / nightly build = {nightly_ratio:.2f}")
+    per_suite = {r.suite.name: (r.finished_at - r.started_at).total_seconds() for r in results}
+    return {"events": events, "full_build_s": full["seconds"], "gate_full_s": full_gate,
+            "gate_per_suite_s": per_suite, "ratio_gate_vs_full_build": ratio,
+            "nightly_build_s": nightly_build["seconds"], "gate_nightly_s": nightly_gate,
+            "ratio_nightly_gate_vs_nightly_build": nightly_ratio, "target": GATE_TARGET}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--size", default="peer", choices=["tiny", "demo", "peer"])
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--repeat", type=int, default=2)
-    parser.add_argument("--only", choices=["loader", "dbt"], default=None,
+    parser.add_argument("--only", choices=["loader", "dbt", "gate", "webhooks", "ml"], default=None,
                         help="run one section (default: all)")
     args = parser.parse_args(argv)
 
     warehouse.up(log=lambda m: print(m, flush=True))
-    landing, tally = _dataset(args.size, args.seed)
+    # The webhooks section needs no data set.
+    landing, tally = _dataset(args.size, args.seed) if args.only != "webhooks" else (None, {})
     out = settings().data_dir / "bench" / "results.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
     # A section run alone keeps the other section's last figures, if on the same data set.
     results = json.loads(out.read_text()) if args.only and out.exists() else {}
     if (results.get("size"), results.get("seed")) != (args.size, args.seed):
@@ -307,6 +370,24 @@ def main(argv: list[str] | None = None) -> int:
         except DbtFailed as exc:
             print(f"\n{exc}", file=sys.stderr)
             status = 1
+    if args.only in (None, "gate"):
+        try:
+            results["gate"] = bench_gate(landing, tally)
+        except DbtFailed as exc:
+            print(f"\n{exc}", file=sys.stderr)
+            status = 1
+    if args.only in (None, "ml"):
+        from bench.ml import bench_ml
+
+        try:
+            results["ml"] = bench_ml(landing, tally, _reset, _dbt)
+        except DbtFailed as exc:
+            print(f"\n{exc}", file=sys.stderr)
+            status = 1
+    if args.only in (None, "webhooks"):
+        from bench.webhooks import bench_webhooks
+
+        results["webhooks"] = bench_webhooks()
     out.write_text(json.dumps(results, indent=2))
     print(f"\nresults written to {out}")
     return status

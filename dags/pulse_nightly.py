@@ -2,7 +2,8 @@
 
 apply raw DDL -> load the day's landing files (and any earlier ones not yet loaded)
 -> quality gate on raw -> dbt (one task per model, its tests right after)
--> quality gate on the models -> publish the marts Asset.
+-> quality gate on the models -> score every user (churn, LTV, propensities)
+-> fill the webhook outbox -> publish the marts Asset (pulse_delivery then sends).
 
 Runs at 02:00 UTC for the previous day: a cron data interval, so the run for day D covers
 [D 02:00, D+1 02:00) and loads landing partitions through dt=D; a manual run
@@ -52,14 +53,22 @@ def pulse_nightly():
         day = orch.target_day(logical_date, dag_run.run_after)
         return orch.quality_gate("after_dbt", day, dag_run.run_id)
 
+    @task
+    def score_users(logical_date=None, dag_run=None) -> dict:
+        return orch.score_users(orch.target_day(logical_date, dag_run.run_after))
+
+    @task
+    def fill_outbox(logical_date=None, dag_run=None) -> dict:
+        return orch.fill_outbox(orch.target_day(logical_date, dag_run.run_after))
+
     @task(outlets=[MARTS])
     def publish_marts(load_report: dict) -> dict:
         return load_report
 
     loaded = load_landing()
-    checked_models = gate_models()
     apply_raw_ddl() >> loaded
-    gate_raw(loaded) >> transform >> checked_models >> publish_marts(loaded)
+    (gate_raw(loaded) >> transform >> gate_models() >> score_users() >> fill_outbox()
+     >> publish_marts(loaded))
 
 
 pulse_nightly()

@@ -7,8 +7,11 @@
     pulse load [--through DAY]                load landing files into raw
     pulse airflow ARGS...                     Airflow's CLI with Pulse's settings
     pulse dbt ARGS...                         dbt in dbt_project/ with Pulse's settings
+    pulse gate [SUITE...] [--day DAY]         the quality gate (Great Expectations)
     pulse demo                                the whole demo (what `make demo` runs)
     pulse summary                             rows per layer, quarantine by reason
+    pulse webhooks endpoints|deliver|replay   webhook endpoints, delivery and replays
+    pulse ml train|score|report               churn, LTV and propensity models
 """
 
 from __future__ import annotations
@@ -117,6 +120,35 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     return run_demo(seed=args.seed, size=args.size, dirty=args.dirty)
 
 
+def _cmd_gate(args: argparse.Namespace) -> int:
+    from pulse import migrate
+    from pulse.quality import gate, suites
+
+    migrate.apply(log=lambda _m: None)
+    names: list[str] = []
+    for name in args.suites or ["all"]:
+        if name == "all":
+            names += [*suites.AFTER_LOAD, *suites.AFTER_DBT]
+        elif name in ("after_load", "after_dbt"):
+            names += list(getattr(suites, name.upper()))
+        else:
+            names.append(name)
+    day = date.fromisoformat(args.day) if args.day else gate.last_landing_day()
+    run_id = args.run_id or f"cli__{day.isoformat()}"
+    try:
+        results = gate.run(names, day, run_id, log_line=print)
+    except gate.GateFailed as exc:
+        print(exc, file=sys.stderr)
+        return 1
+    except suites.SuiteError as exc:
+        print(f"pulse gate: {exc}", file=sys.stderr)
+        return 2
+    print(f"passed: {'; '.join(r.summary() for r in results)}")
+    print(f"results: quality.check_results where run_id = '{run_id}'; "
+          f"Data Docs: {gate.data_docs_dir() / 'index.html'}")
+    return 0
+
+
 def _cmd_summary(_: argparse.Namespace) -> int:
     from pulse import summary
 
@@ -161,8 +193,23 @@ def build_parser() -> argparse.ArgumentParser:
                    help="share of faulty lines to inject (default 0.01)")
     p.set_defaults(func=_cmd_demo)
 
+    p = sub.add_parser("gate", help="run the quality suites of expectations/ (GX)")
+    p.add_argument("suites", nargs="*", metavar="SUITE",
+                   help="raw, star, marts, volume, after_load, after_dbt or all (default)")
+    p.add_argument("--day", help="the night to check, YYYY-MM-DD (default: last loaded day)")
+    p.add_argument("--run-id", help="key of the results (default: cli__<day>)")
+    p.set_defaults(func=_cmd_gate)
+
     sub.add_parser("summary", help="rows per layer, quarantine by reason").set_defaults(
         func=_cmd_summary)
+
+    from pulse.webhooks.cli import add_parser as add_webhooks_parser
+
+    add_webhooks_parser(sub)
+
+    from pulse.ml.cli import add_parser as add_ml_parser
+
+    add_ml_parser(sub)
     return parser
 
 

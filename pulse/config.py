@@ -26,6 +26,17 @@ ENV_VARS: dict[str, str] = {
     "PULSE_AIRFLOW_DB_URL": "Airflow's metadata database (default: database "
     "<warehouse db>_airflow on the warehouse's server)",
     "PULSE_DBT_TARGET": "dbt target from dbt_project/profiles.yml (default: pulse)",
+    # Webhook delivery (pulse/webhooks/settings.py reads these)
+    "PULSE_WEBHOOK_ALLOW_NETWORKS": "comma-separated CIDRs webhooks may reach although they "
+    "are private/loopback (default: none; tests allow 127.0.0.0/8)",
+    "PULSE_WEBHOOK_ALLOW_HTTP": "1 to allow plain-http webhook URLs (default: https only)",
+    "PULSE_WEBHOOK_RETRY_SCHEDULE": "seconds before each retry, comma-separated (default: "
+    "5,300,1800,7200,18000,36000,36000)",
+    "PULSE_WEBHOOK_TIMEOUT": "seconds a webhook request may take (default: 15)",
+    "PULSE_WEBHOOK_MAX_BATCH": "most events in one webhook request (default: 50)",
+    "PULSE_WEBHOOK_CONCURRENCY": "webhook requests in flight at once (default: 64)",
+    "PULSE_WEBHOOK_DISABLE_AFTER_DAYS": "days an endpoint may fail in a row before it is "
+    "disabled (default: 5)",
 }
 
 REPO_ROOT = Path(__file__).resolve().parents[1]

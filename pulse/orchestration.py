@@ -105,6 +105,22 @@ def quality_gate(stage: str, day: date, run_id: str,
                            "critical_failures": len(r.critical_failures)} for r in results}
 
 
+# --- after the gate: scoring and the webhook outbox ------------------------------------
+
+def score_users(day: date) -> dict[str, Any]:
+    """Churn, LTV and propensities for every consenting user (README "Scoring")."""
+    from pulse.ml.score import score_day
+
+    return score_day(day)
+
+
+def fill_outbox(day: date) -> dict[str, Any]:
+    """Queue the night's webhook messages; pulse_delivery sends them (README "Webhooks")."""
+    from pulse.webhooks.outbox import fill_outbox as fill
+
+    return fill(day)
+
+
 # --- dbt through cosmos ----------------------------------------------------------------
 
 def dbt_env() -> dict[str, str]:

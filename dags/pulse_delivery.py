@@ -1,0 +1,41 @@
+"""Pulse webhook delivery.
+
+Sends every webhook batch that is due: when the nightly run publishes the marts Asset
+(its last step fills the outbox), and every five minutes for retries. One task; the
+logic (signing, batching, rate limits, retries, leases) lives in `pulse.webhooks.deliver`.
+A run that dies mid-delivery leaves its batches leased; a later run takes them over.
+"""
+
+from datetime import datetime
+
+from airflow.sdk import Asset, AssetOrTimeSchedule, CronTriggerTimetable, dag, task
+
+from pulse.orchestration import MARTS_ASSET_URI
+
+MARTS = Asset(MARTS_ASSET_URI)  # published by pulse_nightly after it fills the outbox
+RETRY_CRON = "*/5 * * * *"
+
+
+@dag(
+    dag_id="pulse_delivery",
+    schedule=AssetOrTimeSchedule(
+        timetable=CronTriggerTimetable(RETRY_CRON, timezone="UTC"), assets=[MARTS]),
+    start_date=datetime(2026, 1, 1),
+    catchup=False,
+    max_active_runs=1,
+    # No task retries: the next run, five minutes later, is the retry.
+    default_args={"owner": "pulse", "retries": 0},
+    doc_md=__doc__,
+    tags=["pulse", "webhooks"],
+)
+def pulse_delivery():
+    @task
+    def deliver_due() -> dict:
+        from pulse.webhooks.deliver import deliver_due
+
+        return deliver_due()
+
+    deliver_due()
+
+
+pulse_delivery()

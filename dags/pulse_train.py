@@ -1,0 +1,52 @@
+"""Pulse model training: churn, LTV inputs and propensities (README "Scoring").
+
+Weekly (Monday 04:00 UTC, after the nightly run) and on demand: trigger it with params
+to train as of a day or on explicit ranges. The nightly DAG's scoring trains a first
+model itself when none exists. A week with too little history to train is skipped, not
+failed. The logic lives in `pulse.ml.jobs`.
+"""
+
+from airflow.sdk import Param, dag, task
+from airflow.sdk.exceptions import AirflowSkipException
+
+from pulse import orchestration as orch
+from pulse.ml import jobs
+
+DATE = ["null", "string"]
+
+
+@dag(
+    dag_id=jobs.DAG_ID,
+    schedule=jobs.SCHEDULE_CRON,
+    start_date=orch.START_DATE,
+    catchup=False,
+    max_active_runs=1,
+    default_args={**orch.DEFAULT_ARGS, "retries": 1},
+    doc_md=__doc__,
+    tags=["pulse", "ml"],
+    params={
+        "as_of": Param(None, type=DATE, description="train as of this day (YYYY-MM-DD); "
+                       "default: the last loaded day"),
+        **{name: Param(None, type=DATE, description="explicit range bound (all four or none)")
+           for name in jobs.RANGE_PARAMS},
+        "seed": Param(None, type=["null", "integer"], description="default: the project seed"),
+    },
+)
+def pulse_train():
+    @task
+    def train_model(params=None) -> dict:
+        from pulse.ml.train import NotEnoughHistory
+
+        try:
+            result = jobs.train_from_params(dict(params or {}))
+        except NotEnoughHistory as exc:
+            raise AirflowSkipException(str(exc)) from exc
+        return {k: result[k] for k in ("model_version", "ranges", "artifact_sha256")} | {
+            "roc_auc": result["metrics"]["model"]["roc_auc"],
+            "rule_based_roc_auc": result["metrics"]["rule_based_health_score"]["roc_auc"],
+        }
+
+    train_model()
+
+
+pulse_train()

@@ -1,0 +1,66 @@
+{#-
+  Adoption propensity labels: one row per user, snapshot day T and core feature the user
+  had not used by the end of T, saying whether they first use it in (T, T + 30 days]
+  (null while those days are not all loaded). Joined to ml_user_feature_snapshots on
+  (tenant_id, user_id, snapshot_date) for the features. A view, like the snapshots.
+-#}
+{{ config(materialized='view') }}
+{%- set horizon = 30 -%}
+
+with
+
+users as (
+
+    select * from {{ ref('dim_users') }}
+
+),
+
+core_features as (
+
+    select feature_name from {{ ref('dim_features') }}
+    where is_core
+
+),
+
+first_use as (
+
+    select * from {{ ref('int_user_feature_first_use') }}
+
+),
+
+last_day as (
+
+    select max(activity_date) as last_day from {{ ref('fct_daily_user_activity') }}
+
+),
+
+spine as (
+
+    select
+        users.tenant_id,
+        users.user_id,
+        day::date as snapshot_date
+    from users
+    cross join last_day
+    cross join lateral generate_series(
+        (users.first_seen_at at time zone 'UTC')::date, last_day.last_day, interval '1 day'
+    ) as day
+
+)
+
+select
+    spine.tenant_id,
+    spine.user_id,
+    spine.snapshot_date,
+    core_features.feature_name,
+    case when spine.snapshot_date + {{ horizon }} <= last_day.last_day
+        then coalesce(first_use.first_used_date <= spine.snapshot_date + {{ horizon }}, false)
+    end as adopted_next_30d
+from spine
+cross join core_features
+cross join last_day
+left join first_use
+    on spine.tenant_id = first_use.tenant_id
+    and spine.user_id = first_use.user_id
+    and core_features.feature_name = first_use.feature_name
+where first_use.first_used_date is null or first_use.first_used_date > spine.snapshot_date

@@ -1,0 +1,64 @@
+{#-
+  How the churn scores turned out (seed 000's "churn prediction accuracy"): per scoring
+  day, model version and risk band, the users scored, how many were not active in the 30
+  days after the scoring day, and the precision (churned / predicted). The outcome columns
+  are null until those 30 days are all loaded. Reads ml.ml_features, written by pulse.ml;
+  empty until the first night is scored.
+-#}
+{%- set horizon = 30 -%}
+
+with
+
+scores as (
+
+    select * from {{ source('pulse_ml', 'ml_features') }}
+
+),
+
+user_days as (
+
+    select * from {{ ref('fct_daily_user_activity') }}
+
+),
+
+last_day as (
+
+    select max(activity_date) as last_day from user_days
+
+),
+
+outcomes as (
+
+    select
+        scores.scored_at,
+        scores.model_version,
+        scores.risk_band,
+        scores.churn_probability,
+        scores.scored_at + {{ horizon }} <= last_day.last_day as outcome_known,
+        not exists (
+            select 1
+            from user_days
+            where user_days.tenant_id = scores.tenant_id
+                and user_days.user_id = scores.user_id
+                and user_days.is_active
+                and user_days.activity_date > scores.scored_at
+                and user_days.activity_date <= scores.scored_at + {{ horizon }}
+        ) as churned
+    from scores
+    cross join last_day
+
+)
+
+select
+    scored_at,
+    model_version,
+    risk_band,
+    count(*)::int as predicted_users,
+    round(avg(churn_probability)::numeric, 4) as avg_churn_probability,
+    bool_and(outcome_known) as outcome_known,
+    case when bool_and(outcome_known) then count(*) filter (where churned)::int end
+        as churned_users,
+    case when bool_and(outcome_known)
+        then round(count(*) filter (where churned)::numeric / count(*), 4) end as precision
+from outcomes
+group by scored_at, model_version, risk_band

@@ -1,0 +1,113 @@
+"""`pulse ml train|score|report`."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+from datetime import date
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser("ml", help="train, score and report the churn / LTV / propensity models")
+    ml = p.add_subparsers(dest="ml_command", required=True, metavar="ML_COMMAND")
+
+    t = ml.add_parser("train", help="train on the loaded snapshots and register the model")
+    t.add_argument("--as-of", type=date.fromisoformat,
+                   help="train as the night of this day would have (default: last loaded day)")
+    for name in ("train-start", "train-end", "validation-start", "validation-end"):
+        t.add_argument(f"--{name}", type=date.fromisoformat,
+                       help="explicit range bound (give all four, or none)")
+    t.add_argument("--seed", type=int, help="random seed (default: the fixed project seed)")
+
+    s = ml.add_parser("score", help="score every consenting user on a day")
+    s.add_argument("--day", type=date.fromisoformat, required=True)
+    s.add_argument("--model-version", help="default: the model current on that day")
+
+    r = ml.add_parser("report", help="the registry, or one model's validation figures")
+    r.add_argument("--model-version", help="default: the current model")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    if args.ml_command == "train":
+        return _train(args)
+    if args.ml_command == "score":
+        from pulse.ml.score import score_day
+
+        result = score_day(args.day, args.model_version)
+        print(json.dumps(result, indent=2))
+        return 0
+    return _report(args)
+
+
+def _train(args: argparse.Namespace) -> int:
+    from pulse.ml import train as T
+    from pulse.ml.features import loaded_range
+    from pulse.ml.registry import Ranges
+
+    bounds = [args.train_start, args.train_end, args.validation_start, args.validation_end]
+    ranges = None
+    if any(bounds):
+        if not all(bounds):
+            print("pulse ml train: give all four of --train-start, --train-end, "
+                  "--validation-start and --validation-end, or none")
+            return 2
+        through = args.as_of or loaded_range()[1]
+        ranges = Ranges(*bounds, data_through=through)
+    seed = args.seed if args.seed is not None else T.DEFAULT_SEED
+    try:
+        result = T.train(as_of=args.as_of, ranges=ranges, seed=seed)
+    except (T.NotEnoughHistory, ValueError) as exc:
+        print(f"pulse ml train: {exc}")
+        return 2
+    print(_figures(result["model_version"], result["ranges"], result["metrics"]))
+    return 0
+
+
+def _report(args: argparse.Namespace) -> int:
+    from pulse import warehouse
+    from pulse.ml import registry
+
+    version = args.model_version
+    if version is None:
+        conn = warehouse.connect()
+        with conn, conn.cursor() as cur:
+            cur.execute("select model_version, data_through, trained_at, is_current "
+                        "from ml.model_registry order by data_through, trained_at")
+            rows = cur.fetchall()
+        conn.close()
+        if not rows:
+            print("no model yet: `pulse ml train` (or the pulse_train DAG) trains one")
+            return 1
+        for v, through, trained, current in rows:
+            mark = "*" if current else " "
+            print(f"{mark} {v}  data through {through}  trained {trained:%Y-%m-%d %H:%M}")
+        version = next(v for v, *_rest, current in rows if current)
+    row = registry.info(version)
+    ranges = {k: str(row[k]) for k in ("train_start", "train_end", "validation_start",
+                                      "validation_end", "data_through")}
+    print(_figures(version, ranges, row["metrics"]))
+    return 0
+
+
+def _figures(version: str, ranges: dict, m: dict) -> str:
+    lines = [f"model {version}",
+             f"  train {ranges['train_start']}..{ranges['train_end']}, validation "
+             f"{ranges['validation_start']}..{ranges['validation_end']} "
+             f"(data through {ranges['data_through']})",
+             f"  {'':26} {'ROC AUC':>8} {'PR AUC':>8} {'Brier':>8} {'lift@10%':>9}"]
+    for name in ("model", "rule_based_health_score"):
+        f = m[name]
+        lines.append(f"  {name:26} {f['roc_auc']:8.3f} {f['pr_auc']:8.3f} {f['brier']:8.3f} "
+                     f"{f['top_decile_lift']:9.2f}")
+    lines.append(f"  validation rows {m['model']['rows']:,}, churn rate "
+                 f"{m['model']['base_rate']:.1%}; training rows {m['training']['rows']:,}")
+    lines.append("  calibration by decile (model): predicted / observed")
+    for c in m["model"]["calibration"]:
+        lines.append(f"    {c['decile']:2d}  {c['mean_predicted']:.3f} / {c['observed_rate']:.3f}")
+    for name, info in m["propensities"].items():
+        lines.append(f"  propensity {name}: {info['kind']} ({info['training_positives']:,} "
+                     f"positives of {info['training_rows']:,})")
+    return "\n".join(lines)

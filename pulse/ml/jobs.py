@@ -1,0 +1,36 @@
+"""What the pulse_train DAG's task does, free of Airflow imports so the CLI and the tests
+call the same code."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from pulse.ml import train as T
+from pulse.ml.features import loaded_range
+from pulse.ml.registry import Ranges
+
+DAG_ID = "pulse_train"
+# Weekly, Monday 04:00 UTC: after the nightly run (02:00) has loaded Sunday.
+SCHEDULE_CRON = "0 4 * * 1"
+RANGE_PARAMS = ("train_start", "train_end", "validation_start", "validation_end")
+
+
+def _day(value: Any) -> date | None:
+    if value in (None, ""):
+        return None
+    return value if isinstance(value, date) else date.fromisoformat(str(value))
+
+
+def train_from_params(params: dict[str, Any]) -> dict:
+    """Train as the run's params say: `as_of` (default: the last loaded day) and either
+    none or all four range bounds. Returns the registry row's content."""
+    as_of = _day(params.get("as_of"))
+    bounds = [_day(params.get(name)) for name in RANGE_PARAMS]
+    ranges = None
+    if any(bounds):
+        if not all(bounds):
+            raise ValueError(f"give all of {', '.join(RANGE_PARAMS)} or none; got {bounds}")
+        ranges = Ranges(*bounds, data_through=as_of or loaded_range()[1])  # type: ignore[misc]
+    seed = int(params.get("seed") or T.DEFAULT_SEED)
+    return T.train(as_of=as_of, ranges=ranges, seed=seed)

@@ -1,0 +1,145 @@
+"""The artifact: the churn classifier, the propensity models and how LTV is derived.
+
+One picklable object, so reloading an artifact reproduces every score exactly.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+from sklearn.calibration import CalibratedClassifierCV
+from sklearn.ensemble import HistGradientBoostingClassifier
+
+from pulse.ml.features import matrix
+
+RISK_BANDS = ((0.7, "high"), (0.3, "medium"))  # seed 000: > 0.7 high, > 0.3 medium
+TOP_FACTORS = 3
+LTV_MONTHS = 12
+# A propensity whose training range has fewer positive examples than this is the
+# smoothed base rate of its training range, not a model (recorded in the registry).
+MIN_POSITIVES = 20
+
+DEFAULT_PARAMS: dict = {
+    "max_iter": 200,
+    "learning_rate": 0.05,
+    "max_leaf_nodes": 15,
+    "min_samples_leaf": 40,
+    "l2_regularization": 1.0,
+    "calibration": "sigmoid",
+    "calibration_folds": 3,
+}
+
+
+def classifier(params: dict, seed: int):
+    """A histogram gradient-boosted tree whose probabilities are calibrated by
+    cross-validated sigmoid (Platt) scaling within the training range."""
+    tree = HistGradientBoostingClassifier(
+        max_iter=params["max_iter"],
+        learning_rate=params["learning_rate"],
+        max_leaf_nodes=params["max_leaf_nodes"],
+        min_samples_leaf=params["min_samples_leaf"],
+        l2_regularization=params["l2_regularization"],
+        early_stopping=False,
+        random_state=seed,
+    )
+    return CalibratedClassifierCV(tree, method=params["calibration"],
+                                  cv=params["calibration_folds"])
+
+
+@dataclass
+class Propensity:
+    """A fitted classifier, or the smoothed base rate when positives were too few."""
+
+    estimator: object | None
+    base_rate: float
+    positives: int
+    rows: int
+
+    def predict(self, x: np.ndarray) -> np.ndarray:
+        if self.estimator is None:
+            return np.full(len(x), self.base_rate)
+        return self.estimator.predict_proba(x)[:, 1]
+
+
+def fit_propensity(x: np.ndarray, y: np.ndarray, params: dict, seed: int) -> Propensity:
+    y = np.asarray(y, dtype=int)
+    positives = int(y.sum())
+    rate = (positives + 1) / (len(y) + 2)  # Laplace: never exactly 0 or 1
+    if positives < MIN_POSITIVES or len(y) - positives < MIN_POSITIVES:
+        return Propensity(None, rate, positives, len(y))
+    return Propensity(classifier(params, seed).fit(x, y), rate, positives, len(y))
+
+
+@dataclass
+class PulseModel:
+    features: tuple[str, ...]
+    churn: object
+    # the training range's medians: a factor's contribution is how much the score drops
+    # when that feature alone is set to its median
+    reference: np.ndarray
+    upgrade: Propensity
+    adoption: dict[str, Propensity] = field(default_factory=dict)
+
+    def churn_probability(self, frame: pd.DataFrame) -> np.ndarray:
+        return np.clip(self.churn.predict_proba(matrix(frame, self.features))[:, 1], 0.0, 1.0)
+
+    def top_factors(self, frame: pd.DataFrame, p: np.ndarray) -> list[list[dict]]:
+        """Per row, the features that raise the churn probability most above what it
+        would be with that feature at its training median (largest first; only positive
+        contributions)."""
+        x = matrix(frame, self.features)
+        contributions = np.zeros_like(x)
+        for j in range(x.shape[1]):
+            moved = x.copy()
+            moved[:, j] = self.reference[j]
+            contributions[:, j] = p - self.churn.predict_proba(moved)[:, 1]
+        out: list[list[dict]] = []
+        for row in contributions:
+            best = np.argsort(-row, kind="stable")[:TOP_FACTORS]
+            out.append([{"feature": self.features[j], "contribution": round(float(row[j]), 4)}
+                        for j in best if row[j] > 0.0005])
+        return out
+
+    def propensities(self, frame: pd.DataFrame, unused: pd.DataFrame) -> list[dict]:
+        """upgrade for everyone; adopt_<feature> for each core feature not used yet."""
+        x = matrix(frame, self.features)
+        scores = [{"upgrade": round(float(v), 4)} for v in self.upgrade.predict(x)]
+        if unused.empty:
+            return scores
+        position = {key: i for i, key in enumerate(zip(frame["tenant_id"], frame["user_id"],
+                                                       strict=True))}
+        for name, group in unused.groupby("feature_name", sort=True):
+            model = self.adoption.get(name)
+            if model is None:
+                continue  # a core feature added after training: no score rather than a guess
+            rows = [position[k] for k in zip(group["tenant_id"], group["user_id"], strict=True)
+                    if k in position]
+            for i, v in zip(rows, model.predict(x[rows]), strict=True):
+                scores[i][f"adopt_{name}"] = round(float(v), 4)
+        return scores
+
+
+def risk_band(p: float) -> str:
+    for threshold, band in RISK_BANDS:
+        if p > threshold:
+            return band
+    return "low"
+
+
+def ltv(frame: pd.DataFrame, p: np.ndarray) -> np.ndarray:
+    """Expected revenue over the next 12 months.
+
+    A user active in the last 30 days carries an equal share of the tenant's MRR (the
+    accounts export's MRR / the tenant's MAU); month m's share is earned if the user is
+    still there, with probability (1 - p)^(m - 1), p being the 30-day churn probability.
+    Users not active in 30 days carry no share.
+    """
+    mrr = frame["tenant_mrr"].fillna(0.0).to_numpy(dtype=float)
+    mau = frame["tenant_mau"].fillna(0.0).to_numpy(dtype=float)
+    active = frame["is_active_customer"].to_numpy(dtype=bool)
+    share = np.where(active & (mau > 0), mrr / np.maximum(mau, 1.0), 0.0)
+    stay = 1.0 - np.asarray(p, dtype=float)
+    months = sum(stay ** m for m in range(LTV_MONTHS))
+    return np.round(share * months, 2)

@@ -1,0 +1,112 @@
+"""Scoring a day: ml.ml_features for every consenting user, in one transaction.
+
+`score_day` is what the nightly DAG's `score_users` task calls, after the quality gate.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from datetime import date
+
+import numpy as np
+import pandas as pd
+from psycopg2.extras import execute_values
+
+from pulse import migrate, warehouse
+from pulse.ml import features as F
+from pulse.ml import registry
+from pulse.ml.model import PulseModel, ltv, risk_band
+from pulse.ml.train import NotEnoughHistory, train
+
+log = logging.getLogger(__name__)
+
+
+def predict(model: PulseModel, frame: pd.DataFrame, unused: pd.DataFrame) -> pd.DataFrame:
+    """The ml_features rows (without model_version) for the snapshot rows in `frame`."""
+    p = model.churn_probability(frame)
+    return pd.DataFrame({
+        "tenant_id": frame["tenant_id"].to_numpy(),
+        "user_id": frame["user_id"].to_numpy(),
+        "scored_at": frame["snapshot_date"].to_numpy(),
+        "churn_probability": np.round(p, 6),
+        "ltv_prediction": ltv(frame, p),
+        "propensity_scores": model.propensities(frame, unused),
+        "risk_band": [risk_band(v) for v in p],
+        "top_factors": model.top_factors(frame, p),
+    })
+
+
+def _write(day: date, version: str, rows: pd.DataFrame) -> None:
+    """Replace the day's rows: delete and insert in one transaction, so a day scored
+    twice holds the second run's rows only, and a reader never sees half a day."""
+    conn = warehouse.connect()
+    try:
+        with conn, conn.cursor() as cur:
+            cur.execute("delete from ml.ml_features where scored_at = %s", (day,))
+            execute_values(
+                cur,
+                """insert into ml.ml_features (tenant_id, user_id, scored_at, model_version,
+                       churn_probability, ltv_prediction, propensity_scores, risk_band,
+                       top_factors) values %s""",
+                [(r.tenant_id, r.user_id, day, version, float(r.churn_probability),
+                  float(r.ltv_prediction), json.dumps(r.propensity_scores, sort_keys=True),
+                  r.risk_band, json.dumps(r.top_factors))
+                 for r in rows.itertuples(index=False)],
+                page_size=5000,
+            )
+    finally:
+        conn.close()
+
+
+def _skipped(day: date, reason: str) -> dict:
+    log.warning("no scores for %s: %s", day, reason)
+    return {"status": "skipped", "day": day.isoformat(), "reason": reason, "users_scored": 0}
+
+
+def score_day(day: date, model_version: str | None = None) -> dict:
+    """Score every consenting user on `day` and write ml.ml_features for that day.
+
+    The model: `model_version` if given; otherwise the one that was current on `day`
+    (the newest trained with data through `day` or earlier), so a backfilled day is
+    scored as its night would have been. When no model exists at all, one is trained
+    first as of `day`; when there is not enough history for that yet (fewer than ~90
+    loaded days), or when models exist but none was current on `day`, the day is skipped
+    with the reason in the result and the log, and nothing is written.
+    """
+    migrate.apply(log=log.info)
+    first_day, last_day = F.loaded_range()
+    if not first_day <= day <= last_day:
+        raise ValueError(f"{day} is not loaded (snapshots cover {first_day} to {last_day}): "
+                         "load it and run dbt first, or pick a loaded day")
+    trained_now = None
+    version = model_version or registry.current_on(day)
+    if version is None:
+        if registry.any_model():
+            return _skipped(day, (
+                f"no model was current on {day} (the first was trained with data through "
+                f"{registry.first_data_through()}); score it with a named model: "
+                f"`pulse ml score --day {day} --model-version VERSION`"))
+        try:
+            trained_now = train(as_of=day)
+        except NotEnoughHistory as exc:
+            return _skipped(day, f"no model exists and none can be trained yet: {exc}")
+        version = trained_now["model_version"]
+    model = registry.load(version)
+
+    frame = F.snapshots([day])
+    consenting = frame.loc[frame["consent_ml_predictions"]].reset_index(drop=True)
+    unused = F.adoption([day])
+    rows = predict(model, consenting, unused)
+    _write(day, version, rows)
+    result = {
+        "status": "scored",
+        "day": day.isoformat(),
+        "model_version": version,
+        "trained_now": trained_now is not None,
+        "users_scored": len(rows),
+        "users_without_consent": int(len(frame) - len(consenting)),
+        "risk_bands": {k: int(v) for k, v in rows["risk_band"].value_counts().items()},
+    }
+    log.info("scored %s: %s", day, result)
+    return result

@@ -1,0 +1,122 @@
+"""`pulse webhooks ...`: endpoints, delivery and replays.
+
+    pulse webhooks endpoints add TENANT URL [--event-type T ...] [--filter JSON] [--rate-limit N]
+    pulse webhooks endpoints list [--tenant TENANT]
+    pulse webhooks endpoints disable|enable|rotate ENDPOINT_ID
+    pulse webhooks deliver                           send what is due now
+    pulse webhooks fill-outbox DAY                   queue a day's announcements
+    pulse webhooks replay MESSAGE_ID [--endpoint ID]
+    pulse webhooks replay --endpoint ID --abandoned
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from datetime import date
+
+from pulse.warehouse import connect
+from pulse.webhooks import endpoints, store
+from pulse.webhooks.endpoints import EndpointError
+from pulse.webhooks.settings import WebhookConfigError
+from pulse.webhooks.urlguard import UrlRefused
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser("webhooks", help="webhook endpoints, delivery and replays",
+                       description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.set_defaults(func=run)
+    cmds = p.add_subparsers(dest="webhooks_command", required=True, metavar="COMMAND")
+
+    ep = cmds.add_parser("endpoints", help="add, list, disable, enable, rotate endpoints")
+    ep_cmds = ep.add_subparsers(dest="action", required=True, metavar="ACTION")
+    add = ep_cmds.add_parser("add", help="add an endpoint (prints its secret once)")
+    add.add_argument("tenant")
+    add.add_argument("url")
+    add.add_argument("--event-type", action="append", dest="event_types",
+                     choices=[*endpoints.EVENT_TYPES, "*"],
+                     help="subscribe to this type (repeat; default: all)")
+    add.add_argument("--filter", default="{}",
+                     help='JSON the payload must contain, e.g. \'{"risk_band": "high"}\'')
+    add.add_argument("--rate-limit", type=float, default=10.0, help="requests per second")
+    add.add_argument("--max-batch", type=int, default=None, help="events per request")
+    lst = ep_cmds.add_parser("list", help="list endpoints (never their secrets)")
+    lst.add_argument("--tenant")
+    for action in ("disable", "enable", "rotate"):
+        ep_cmds.add_parser(action, help=f"{action} an endpoint"
+                           + (" (new secret; the old one signs for 24 h)"
+                              if action == "rotate" else "")).add_argument("endpoint_id")
+
+    cmds.add_parser("deliver", help="send every batch that is due now")
+    fill = cmds.add_parser("fill-outbox", help="queue a day's announcements")
+    fill.add_argument("day", type=date.fromisoformat)
+    rep = cmds.add_parser("replay", help="send a message again, or an endpoint's abandoned ones")
+    rep.add_argument("message_id", nargs="?")
+    rep.add_argument("--endpoint")
+    rep.add_argument("--abandoned", action="store_true")
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        return _run(args)
+    except (EndpointError, UrlRefused, WebhookConfigError) as exc:
+        print(f"pulse webhooks: {exc}", file=sys.stderr)
+        return 2
+
+
+def _run(args: argparse.Namespace) -> int:
+    cmd = args.webhooks_command
+    if cmd == "endpoints":
+        return _endpoints(args)
+    if cmd == "deliver":
+        from pulse.webhooks.deliver import deliver_due
+
+        print(json.dumps(deliver_due(), sort_keys=True))
+    elif cmd == "fill-outbox":
+        from pulse.webhooks.outbox import fill_outbox
+
+        print(json.dumps(fill_outbox(args.day), sort_keys=True))
+    elif cmd == "replay":
+        conn = connect()
+        try:
+            n = store.replay(conn, message_id=args.message_id, endpoint_id=args.endpoint,
+                             abandoned=args.abandoned)
+        finally:
+            conn.close()
+        print(f"{n} deliver{'y' if n == 1 else 'ies'} queued again; "
+              "`pulse webhooks deliver` (or the pulse_delivery DAG) sends them")
+    return 0
+
+
+def _endpoints(args: argparse.Namespace) -> int:
+    if args.action == "add":
+        try:
+            flt = json.loads(args.filter)
+        except json.JSONDecodeError as exc:
+            raise EndpointError(f"--filter is not JSON: {exc}") from None
+        if not isinstance(flt, dict):
+            raise EndpointError("--filter must be a JSON object")
+        ep, secret = endpoints.add(args.tenant, args.url, event_types=args.event_types,
+                                   filter=flt, rate_limit_per_second=args.rate_limit,
+                                   max_batch_size=args.max_batch)
+        print(f"endpoint {ep.endpoint_id} for tenant {ep.tenant_id}: {ep.url}")
+        # The one time the secret is shown: the receiver needs it to verify signatures.
+        print(f"signing secret (shown once, store it in the receiver): {secret.reveal()}")
+    elif args.action == "list":
+        for ep in endpoints.list_endpoints(tenant_id=args.tenant):
+            state = "enabled" if ep.enabled else f"disabled ({ep.disabled_reason}: " \
+                f"{ep.disabled_detail or '-'})"
+            print(f"{ep.endpoint_id}\t{ep.tenant_id}\t{ep.url}\t{','.join(ep.event_types)}\t"
+                  f"{json.dumps(ep.filter)}\t{ep.rate_limit_per_second:g}/s\t{state}")
+    elif args.action == "disable":
+        endpoints.disable(args.endpoint_id)
+        print(f"endpoint {args.endpoint_id} disabled")
+    elif args.action == "enable":
+        endpoints.enable(args.endpoint_id)
+        print(f"endpoint {args.endpoint_id} enabled")
+    elif args.action == "rotate":
+        secret = endpoints.rotate(args.endpoint_id)
+        print(f"new signing secret for {args.endpoint_id} (shown once; the previous one "
+              f"keeps signing for 24 hours): {secret.reveal()}")
+    return 0

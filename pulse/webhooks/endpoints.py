@@ -1,0 +1,153 @@
+"""Endpoints: where a tenant's webhooks go, what they subscribe to, and their secrets.
+
+Secrets are only read by `live_secrets` (to sign) and shown once, when created; listings
+never select them.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets as _secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from pulse.warehouse import connect
+from pulse.webhooks.settings import WebhookSettings, webhook_settings
+from pulse.webhooks.signing import Secret, new_secret
+from pulse.webhooks.urlguard import Resolver, check_url, system_resolver
+
+EVENT_TYPES = ("user.at_risk", "tenant.daily_digest", "usage.quota_exceeded")
+# The old secret keeps signing this long after a rotation, so receivers can switch over.
+ROTATION_OVERLAP = timedelta(hours=24)
+
+
+class EndpointError(ValueError):
+    """An endpoint request that cannot be done; the message says what to do instead."""
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    endpoint_id: str
+    tenant_id: str
+    url: str
+    event_types: list[str]
+    filter: dict
+    enabled: bool
+    disabled_reason: str | None
+    disabled_detail: str | None
+    rate_limit_per_second: float
+    max_batch_size: int | None
+    failing_since: datetime | None
+
+
+ENDPOINT_COLUMNS = ("endpoint_id, tenant_id, url, event_types, filter, enabled, disabled_reason, "
+                    "disabled_detail, rate_limit_per_second, max_batch_size, failing_since")
+
+
+def add(tenant_id: str, url: str, *, event_types: list[str] | None = None,
+        filter: dict | None = None, rate_limit_per_second: float = 10.0,
+        max_batch_size: int | None = None, secret: Secret | None = None,
+        endpoint_id: str | None = None, settings: WebhookSettings | None = None,
+        resolve: Resolver = system_resolver) -> tuple[Endpoint, Secret]:
+    """Create an endpoint; returns it with its secret (the only time the secret is shown)."""
+    settings = settings or webhook_settings()
+    check_url(url, settings, resolve)  # refuse now rather than at the first delivery
+    types = event_types or ["*"]
+    unknown = [t for t in types if t != "*" and t not in EVENT_TYPES]
+    if unknown:
+        raise EndpointError(f"unknown event type(s) {unknown}: choose from "
+                            f"{', '.join(EVENT_TYPES)} or *")
+    if rate_limit_per_second <= 0:
+        raise EndpointError("the rate limit must be a positive number of requests per second")
+    secret = secret or new_secret()
+    endpoint_id = endpoint_id or "ep_" + _secrets.token_hex(8)
+    conn = connect()
+    try:
+        with conn, conn.cursor() as cur:
+            cur.execute(
+                "insert into delivery.endpoints (endpoint_id, tenant_id, url, event_types, "
+                "filter, rate_limit_per_second, max_batch_size) "
+                "values (%s, %s, %s, %s, %s, %s, %s)",
+                (endpoint_id, tenant_id, url, types, json.dumps(filter or {}),
+                 rate_limit_per_second, max_batch_size))
+            cur.execute("insert into delivery.endpoint_secrets (endpoint_id, secret) "
+                        "values (%s, %s)", (endpoint_id, secret.reveal()))
+    finally:
+        conn.close()
+    return get(endpoint_id), secret
+
+
+def get(endpoint_id: str) -> Endpoint:
+    found = list_endpoints(endpoint_id=endpoint_id)
+    if not found:
+        raise EndpointError(f"no endpoint {endpoint_id}: see `pulse webhooks endpoints list`")
+    return found[0]
+
+
+def list_endpoints(tenant_id: str | None = None, endpoint_id: str | None = None
+                   ) -> list[Endpoint]:
+    conn = connect()
+    try:
+        with conn, conn.cursor() as cur:
+            cur.execute(
+                f"select {ENDPOINT_COLUMNS} from delivery.endpoints "
+                "where (%s::text is null or tenant_id = %s) "
+                "and (%s::text is null or endpoint_id = %s) order by tenant_id, created_at",
+                (tenant_id, tenant_id, endpoint_id, endpoint_id))
+            return [Endpoint(*row) for row in cur.fetchall()]
+    finally:
+        conn.close()
+
+
+def disable(endpoint_id: str, reason: str = "manual", detail: str | None = None) -> None:
+    _set_enabled(endpoint_id, False, reason, detail)
+
+
+def enable(endpoint_id: str) -> None:
+    _set_enabled(endpoint_id, True, None, None)
+
+
+def _set_enabled(endpoint_id: str, enabled: bool, reason: str | None,
+                 detail: str | None) -> None:
+    conn = connect()
+    try:
+        with conn, conn.cursor() as cur:
+            cur.execute(
+                "update delivery.endpoints set enabled = %s, disabled_reason = %s, "
+                "disabled_detail = %s, disabled_at = case when %s then null else now() end, "
+                "failing_since = case when %s then null else failing_since end "
+                "where endpoint_id = %s",
+                (enabled, reason, detail, enabled, enabled, endpoint_id))
+            if cur.rowcount == 0:
+                raise EndpointError(f"no endpoint {endpoint_id}: see "
+                                    "`pulse webhooks endpoints list`")
+    finally:
+        conn.close()
+
+
+def rotate(endpoint_id: str, overlap: timedelta = ROTATION_OVERLAP) -> Secret:
+    """A new secret; the current ones keep signing for `overlap`, then expire."""
+    get(endpoint_id)
+    secret = new_secret()
+    conn = connect()
+    try:
+        with conn, conn.cursor() as cur:
+            cur.execute("update delivery.endpoint_secrets set expires_at = now() + %s "
+                        "where endpoint_id = %s and (expires_at is null or expires_at > "
+                        "now() + %s)", (overlap, endpoint_id, overlap))
+            cur.execute("insert into delivery.endpoint_secrets (endpoint_id, secret) "
+                        "values (%s, %s)", (endpoint_id, secret.reveal()))
+    finally:
+        conn.close()
+    return secret
+
+
+def live_secrets(cur, endpoint_ids: list[str]) -> dict[str, list[Secret]]:
+    """The secrets that sign for each endpoint now, newest first."""
+    cur.execute("select endpoint_id, secret from delivery.endpoint_secrets "
+                "where endpoint_id = any(%s) and (expires_at is null or expires_at > now()) "
+                "order by endpoint_id, created_at desc", (endpoint_ids,))
+    out: dict[str, list[Secret]] = {}
+    for endpoint_id, value in cur.fetchall():
+        out.setdefault(endpoint_id, []).append(Secret(value))
+    return out

@@ -1,0 +1,310 @@
+"""ML scoring on a real warehouse: point-in-time features, training, registry, scoring.
+
+One small generated data set (64 days) is loaded and built once for the module; the leak
+test builds the warehouse a first time with the landing files through a day T only, so
+its snapshot of T can be compared with the one built from everything.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from datetime import date, timedelta
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from generators import generate
+from pulse.ml import features as F
+from pulse.ml import leakage, registry
+from pulse.ml.registry import Ranges
+from pulse.ml.score import predict, score_day
+from pulse.ml.train import DEFAULT_SEED, train
+from tests import reference
+from tests.conftest import pulse_cli, query, reset_schemas, scalar
+
+START = date(2026, 1, 1)
+DAYS = 64
+LAST = START + timedelta(days=DAYS - 1)
+LEAK_DAY = date(2026, 1, 20)
+RANGES = Ranges(date(2026, 1, 8), date(2026, 1, 24), date(2026, 1, 26), date(2026, 2, 3),
+                data_through=LAST)
+SCORE_DAY = date(2026, 2, 20)
+# fewer boosting rounds than production: the same code, a quicker test
+PARAMS = {"max_iter": 40}
+# the ML models and everything upstream: a build that does not wait on unrelated marts
+ML_SELECT = ("--select", "+marts.ml", "--indirect-selection", "cautious")
+
+
+def _build(env: dict[str, str], through: date | None = None) -> None:
+    pulse_cli("load", *(["--through", through.isoformat()] if through else []), env=env)
+    pulse_cli("dbt", "build", "--quiet", *ML_SELECT, env=env)
+
+
+@pytest.fixture(scope="module")
+def ml_warehouse(warehouse_db, tmp_path_factory):
+    """Data through LEAK_DAY built and snapshotted, then everything built."""
+    base = tmp_path_factory.mktemp("ml")
+    landing = base / "landing"
+    # no dirty lines: late arrivals would (rightly) change a day's features after T and
+    # blur the leak comparison
+    generate(landing, seed=5, tenants=4, users=240, days=DAYS, start=START, dirty=0.0)
+    env = {"PULSE_LANDING_DIR": str(landing), "PULSE_DATA_DIR": str(base / "data")}
+    with pytest.MonkeyPatch.context() as mp:
+        for key, value in env.items():
+            mp.setenv(key, value)
+        reset_schemas()
+        _build(env, through=LEAK_DAY)
+        truncated = F.snapshots([LEAK_DAY])
+        truncated_planted = _planted_leak(truncated)
+        _build(env)
+        yield {"landing": landing, "env": env, "truncated": truncated,
+               "truncated_planted": truncated_planted}
+
+
+@pytest.fixture(scope="module")
+def trained(ml_warehouse) -> dict:
+    return train(ranges=RANGES, params=PARAMS)
+
+
+def _planted_leak(frame: pd.DataFrame) -> pd.DataFrame:
+    """A feature computed from after T: the user's active days in the 7 days after it."""
+    future = pd.DataFrame(
+        query("""select tenant_id, user_id, snapshot_date, count(a.activity_date)::float
+                 from marts.ml_user_feature_snapshots s
+                 left join marts.fct_daily_user_activity a using (tenant_id, user_id)
+                 where s.snapshot_date = %s and a.is_active
+                   and a.activity_date > s.snapshot_date
+                   and a.activity_date <= s.snapshot_date + 7
+                 group by 1, 2, 3""", (LEAK_DAY,)),
+        columns=[*F.KEYS, "active_days_next_7"])
+    out = frame.merge(future, on=list(F.KEYS), how="left")
+    out["active_days_next_7"] = out["active_days_next_7"].fillna(0.0)
+    return out
+
+
+def test_snapshots_use_only_data_known_at_t(ml_warehouse):
+    full = F.snapshots([LEAK_DAY])
+    truncated = ml_warehouse["truncated"]
+    assert len(full) == len(truncated) > 100
+    assert leakage.point_in_time_violations(truncated, full, F.FEATURES) == {}
+    # the labels are the future by design: unknown at T, known now
+    assert truncated[F.CHURN_LABEL].isna().all()
+    assert full[F.CHURN_LABEL].notna().all()
+
+
+def test_a_planted_leak_is_caught(ml_warehouse):
+    full = _planted_leak(F.snapshots([LEAK_DAY]))
+    violations = leakage.point_in_time_violations(
+        ml_warehouse["truncated_planted"], full, [*F.FEATURES, "active_days_next_7"])
+    assert list(violations) == ["active_days_next_7"]
+    assert violations["active_days_next_7"] > 10
+
+
+def test_training_is_reproducible_from_a_fixed_seed(trained):
+    first = dict(trained, metrics=dict(trained["metrics"]))
+    second = train(ranges=RANGES, params=PARAMS, seed=DEFAULT_SEED)
+    for run in (first, second):
+        run["metrics"].pop("seconds")
+    assert first == second  # same figures, same artifact bytes, same version
+    model = first["metrics"]["model"]
+    assert 0.5 < model["roc_auc"] <= 1 and 0 <= model["brier"] <= 1
+    assert len(model["calibration"]) == 10
+    assert first["metrics"]["rule_based_health_score"]["rows"] == model["rows"]
+    row = registry.info(first["model_version"])
+    assert row["is_current"] and row["artifact_sha256"] == first["artifact_sha256"]
+    assert row["features"] == list(F.FEATURES)
+    assert row["validation_start"] == RANGES.validation_start
+    assert json.loads(json.dumps(row["metrics"]))["model"]["roc_auc"] == model["roc_auc"]
+
+
+def test_scoring_writes_every_consenting_user_once(ml_warehouse, trained):
+    version = trained["model_version"]
+    result = score_day(SCORE_DAY, model_version=version)
+    assert result["status"] == "scored" and result["model_version"] == version
+
+    rows = query("""select tenant_id, user_id, churn_probability, ltv_prediction,
+                           propensity_scores, risk_band, top_factors
+                    from ml.ml_features where scored_at = %s""", (SCORE_DAY,))
+    scored = {(t, u) for t, u, *_ in rows}
+    assert scored == _consenting_users(ml_warehouse["landing"], SCORE_DAY)
+    assert result["users_scored"] == len(rows) and result["users_without_consent"] > 0
+    for _t, _u, p, ltv, props, band, factors in rows:
+        assert 0 <= p <= 1 and ltv >= 0
+        assert band == ("high" if p > 0.7 else "medium" if p > 0.3 else "low")
+        assert 0 <= props["upgrade"] <= 1
+        assert all(0 <= v <= 1 for v in props.values())
+        assert all(f["feature"] in F.FEATURES and f["contribution"] > 0 for f in factors)
+    assert len({b for *_x, b, _f in rows}) >= 2  # the scores separate users
+
+
+def _consenting_users(landing, day: date) -> set[tuple[str, str]]:
+    """From the landing files, independently of dbt: users seen by `day` whose latest
+    ML consent (at signup or updated) up to `day` is yes."""
+    latest: dict[tuple[str, str], tuple[str, bool]] = {}
+    seen: set[tuple[str, str]] = set()
+    for ev in reference.events(landing, through=day).values():
+        key = (ev["tenant_id"], ev["user_id"])
+        if reference.event_day(ev) > day:
+            continue
+        seen.add(key)
+        consent = (ev.get("properties") or {}).get("consent")
+        is_choice = ev["event_name"] in ("user.signed_up", "user.consent_updated")
+        if is_choice and consent and (key not in latest or ev["timestamp"] > latest[key][0]):
+            latest[key] = (ev["timestamp"], consent["ml_predictions"])
+    return {k for k in seen if k in latest and latest[k][1]}
+
+
+def test_scoring_a_day_twice_leaves_the_same_rows(trained):
+    score_day(SCORE_DAY, trained["model_version"])
+    before = query("select * from ml.ml_features where scored_at = %s order by 1, 2",
+                   (SCORE_DAY,))
+    score_day(SCORE_DAY, trained["model_version"])
+    assert query("select * from ml.ml_features where scored_at = %s order by 1, 2",
+                 (SCORE_DAY,)) == before
+
+
+def test_reloading_the_artifact_reproduces_the_scores(trained):
+    version = trained["model_version"]
+    score_day(SCORE_DAY, model_version=version)
+    stored = pd.DataFrame(query(
+        "select tenant_id, user_id, churn_probability, ltv_prediction::float8, "
+        "propensity_scores, top_factors from ml.ml_features where scored_at = %s "
+        "order by tenant_id, user_id", (SCORE_DAY,)),
+        columns=["tenant_id", "user_id", "p", "ltv", "props", "factors"])
+    frame = F.snapshots([SCORE_DAY])
+    frame = frame.loc[frame["consent_ml_predictions"]].reset_index(drop=True)
+    again = predict(registry.load(version), frame, F.adoption([SCORE_DAY]))
+    again = again.sort_values(["tenant_id", "user_id"]).reset_index(drop=True)
+    np.testing.assert_array_equal(stored["p"].to_numpy(), again["churn_probability"].to_numpy())
+    np.testing.assert_array_equal(stored["ltv"].to_numpy(), again["ltv_prediction"].to_numpy())
+    assert stored["props"].tolist() == again["propensity_scores"].tolist()
+    assert stored["factors"].tolist() == again["top_factors"].tolist()
+
+
+def test_a_changed_artifact_is_refused(trained):
+    version = trained["model_version"]
+    path = registry.info(version)["artifact_path"]
+    with open(path, "rb") as fh:
+        original = fh.read()
+    try:
+        with open(path, "ab") as fh:
+            fh.write(b"\0")
+        with pytest.raises(registry.RegistryError, match="does not match the sha256"):
+            registry.load(version)
+    finally:
+        with open(path, "wb") as fh:
+            fh.write(original)
+    registry.load(version)
+
+
+def test_backfills_use_the_model_current_then(trained):
+    early_through = LAST - timedelta(days=2)
+    early = train(as_of=early_through, ranges=Ranges(
+        RANGES.train_start, RANGES.train_end, RANGES.validation_start,
+        early_through - timedelta(days=30), data_through=early_through),
+        params=PARAMS)["model_version"]
+    late = trained["model_version"]
+    assert early != late
+    assert score_day(LAST - timedelta(days=1))["model_version"] == early
+    assert score_day(LAST)["model_version"] == late
+    skipped = score_day(RANGES.validation_end)  # before any model's data
+    assert skipped["status"] == "skipped" and "--model-version" in skipped["reason"]
+    assert scalar("select count(*) from ml.ml_features where scored_at = %s",
+                  (RANGES.validation_end,)) == 0
+
+
+def test_prediction_accuracy_mart_counts_outcomes(ml_warehouse, trained):
+    score_day(SCORE_DAY, trained["model_version"])
+    known_day = LAST - timedelta(days=30)  # its 30 days are all loaded
+    score_day(known_day, trained["model_version"])
+    pulse_cli("dbt", "build", "--quiet", "--select", "ml_prediction_accuracy ml_tenant_ltv",
+              env=ml_warehouse["env"])
+    rows = query("select risk_band, predicted_users, churned_users, precision, outcome_known "
+                 "from marts.ml_prediction_accuracy where scored_at = %s", (SCORE_DAY,))
+    assert sum(r[1] for r in rows) == scalar(
+        "select count(*) from ml.ml_features where scored_at = %s", (SCORE_DAY,))
+    # 2026-02-20 + 30 days is not loaded yet: outcomes unknown, not zero
+    assert all(r[4] is False and r[2] is None and r[3] is None for r in rows)
+    assert scalar("select sum(scored_users) from marts.ml_tenant_ltv where scored_at = %s",
+                  (SCORE_DAY,)) == sum(r[1] for r in rows)
+
+    # outcomes from the landing files: not active in (day, day + 30]
+    active = reference.active_days(reference.counted(reference.events(ml_warehouse["landing"])))
+    expected: dict[str, list[int]] = {}
+    for tenant, user, band in query("select tenant_id, user_id, risk_band from ml.ml_features "
+                                    "where scored_at = %s", (known_day,)):
+        churned = not any(known_day < d <= known_day + timedelta(days=30)
+                          for d in active.get((tenant, user), ()))
+        counts = expected.setdefault(band, [0, 0])
+        counts[0] += 1
+        counts[1] += churned
+    got = query("select risk_band, predicted_users, churned_users, precision, outcome_known "
+                "from marts.ml_prediction_accuracy where scored_at = %s", (known_day,))
+    assert {b: [n, c] for b, n, c, _p, _k in got} == expected
+    for _b, n, c, precision, known in got:
+        assert known and float(precision) == pytest.approx(c / n, abs=1e-4)
+
+
+def test_cli_report_and_score(ml_warehouse, trained):
+    out = pulse_cli("ml", "report").stdout
+    assert "rule_based_health_score" in out and "ROC AUC" in out
+    out = pulse_cli("ml", "score", "--day", SCORE_DAY.isoformat(),
+                    "--model-version", trained["model_version"]).stdout
+    assert json.loads(out)["status"] == "scored"
+    assert os.environ.get("PULSE_DATA_DIR") == ml_warehouse["env"]["PULSE_DATA_DIR"]
+
+
+@pytest.mark.airflow
+def test_training_dag_registers_a_model(ml_warehouse, airflow_db):
+    conf = {"as_of": LAST.isoformat(), "seed": DEFAULT_SEED,
+            **{k: getattr(RANGES, k).isoformat() for k in
+               ("train_start", "train_end", "validation_start", "validation_end")}}
+    before = scalar("select count(*) from ml.model_registry")
+    pulse_cli("airflow", "dags", "test", "pulse_train", LAST.isoformat(), "--conf",
+              json.dumps(conf), env=ml_warehouse["env"])
+    row = query("select model_version, data_through, train_start, artifact_sha256 "
+                "from ml.model_registry order by trained_at desc limit 1")[0]
+    assert row[1] == LAST and row[2] == RANGES.train_start
+    assert scalar("select count(*) from ml.model_registry") >= max(before, 1)
+    registry.load(row[0])  # the artifact is there and matches its hash
+
+
+@pytest.mark.airflow
+def test_nightly_run_scores_users_and_delivery_sends_the_at_risk_batch(ml_warehouse,
+                                                                       airflow_db, trained):
+    """The whole night: gate, scoring with the current model, the outbox filled from the
+    real scores, the marts Asset; then pulse_delivery sends the night's user.at_risk batch
+    to a real receiver that verifies the signature."""
+    from pulse.webhooks import endpoints, signing
+    from tests.test_webhooks_delivery import SETTINGS, TEST_ENV
+    from tests.webhook_receiver import Receiver
+
+    tenants = [t for (t,) in query("select distinct tenant_id from marts.dim_tenants")]
+    secret = signing.new_secret()
+    with Receiver([secret.reveal()]) as rx:
+        for tenant in tenants:
+            endpoints.add(tenant, rx.url, event_types=["user.at_risk"], secret=secret,
+                          settings=SETTINGS, max_batch_size=1000)
+        pulse_cli("airflow", "dags", "test", "pulse_nightly", LAST.isoformat(),
+                  env=ml_warehouse["env"])
+        scored = {(t, u) for t, u in query(
+            "select tenant_id, user_id from ml.ml_features where scored_at = %s", (LAST,))}
+        assert scored == _consenting_users(ml_warehouse["landing"], LAST)
+        assert scalar("select count(*) from ml.model_registry where is_current") == 1
+        announced = {m for (m,) in query(
+            "select message_id from delivery.messages where event_type = 'user.at_risk'")}
+        assert announced, "the test data should have users at risk tonight"
+        proc = pulse_cli("airflow", "dags", "test", "pulse_delivery",
+                         env={**ml_warehouse["env"], **TEST_ENV})
+        assert secret.reveal() not in proc.stdout + proc.stderr
+
+    assert rx.requests and all(r.verified for r in rx.requests)
+    delivered = {e["id"] for r in rx.requests for e in json.loads(r.body)["events"]}
+    assert delivered == announced
+    users = {(e["tenant_id"], e["user_id"])
+             for r in rx.requests for e in json.loads(r.body)["events"]}
+    high = set(query("select tenant_id, user_id from ml.ml_features where scored_at = %s"
+                     " and churn_probability >= 0.7", (LAST,)))
+    assert users <= high

@@ -1,0 +1,84 @@
+"""The outbox is filled from dbt's announcements, once per crossing, and the
+pulse_delivery DAG delivers the user.at_risk batch to a real receiver (`airflow dags
+test`). Scores are planted here to pin down the crossings; the whole night with real
+scores (nightly DAG, then pulse_delivery) is tests/test_ml_scoring.py's last test."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+
+import pytest
+
+from generators import generate
+from pulse.webhooks import endpoints, signing
+from pulse.webhooks.outbox import fill_outbox
+from tests.conftest import pulse_cli, query
+from tests.test_webhooks_delivery import SETTINGS, TEST_ENV
+from tests.webhook_receiver import Receiver
+
+DAY = date(2026, 1, 3)
+
+
+def _score(rows: list[tuple[str, str, date, float]]) -> None:
+    """Scores as pulse.ml writes them (ml.ml_features' contract, migration 0003)."""
+    query("insert into ml.model_registry (model_version, data_through, train_start, train_end,"
+          " validation_start, validation_end, params, features, metrics, artifact_path,"
+          " artifact_sha256) values ('test-v1', '2026-01-03', '2026-01-01', '2026-01-01',"
+          " '2026-01-02', '2026-01-02', '{}', '[]', '{}', '-', '-')"
+          " on conflict do nothing returning 1")
+    for tenant, user, day, p in rows:
+        band = "high" if p >= 0.7 else "medium" if p >= 0.3 else "low"
+        query("insert into ml.ml_features values (%s, %s, %s, 'test-v1', %s, 100, '{}', %s,"
+              " %s) returning 1", (tenant, user, day, p, band,
+                                   json.dumps([{"feature": "recency", "contribution": 0.4}])))
+
+
+@pytest.mark.airflow
+def test_outbox_then_delivery_dag_delivers_the_at_risk_batch(clean_warehouse, airflow_db,
+                                                             tmp_path):
+    landing = tmp_path / "landing"
+    generate(landing, seed=5, tenants=2, users=20, days=3, start=date(2026, 1, 1), dirty=0)
+    pulse_cli("load", env={"PULSE_LANDING_DIR": str(landing)})
+    pulse_cli("dbt", "build", "--quiet")
+    t1, other = [t for (t,) in query(
+        "select tenant_id from marts.dim_users group by 1 order by count(*) desc, 1")][:2]
+    u1, u2, u3 = [u for (u,) in query(
+        "select user_id from marts.dim_users where tenant_id = %s order by 1 limit 3", (t1,))]
+
+    secret = signing.new_secret()
+    with Receiver([secret.reveal()]) as rx:
+        ep, _ = endpoints.add(t1, rx.url, event_types=["user.at_risk"], secret=secret,
+                              settings=SETTINGS)
+        # the other tenant's endpoint wants payloads with risk_band low: none tonight
+        endpoints.add(other, rx.url, secret=secret, settings=SETTINGS,
+                      filter={"risk_band": "low"})
+        # The night before, u1 was below the line and u2 above; tonight u1 crosses, u2
+        # stays above (announced already), u3 is scored for the first time, above.
+        _score([(t1, u1, date(2026, 1, 2), 0.5), (t1, u2, date(2026, 1, 2), 0.9),
+                (t1, u1, DAY, 0.8), (t1, u2, DAY, 0.95), (t1, u3, DAY, 0.75)])
+
+        first = fill_outbox(DAY)
+        again = fill_outbox(DAY)
+        assert first["new_messages"] > 0 and first["messages_user.at_risk"] == 2
+        assert first["messages_tenant.daily_digest"] == 2
+        assert again["new_messages"] == 0 and again["new_deliveries"] == 0
+        expected = set(query("select message_id from delivery.messages where event_type ="
+                             " 'user.at_risk'"))
+        assert {m for (m,) in expected} == {
+            m for (m,) in query("select message_id from delivery.outbox")}
+
+        proc = pulse_cli("airflow", "dags", "test", "pulse_delivery", env=TEST_ENV)
+        assert secret.reveal() not in proc.stdout + proc.stderr
+
+    assert [r.verified for r in rx.requests] == [True]
+    batch = json.loads(rx.requests[0].body)
+    assert {e["id"] for e in batch["events"]} == {m for (m,) in expected}
+    assert {e["user_id"] for e in batch["events"]} == {u1, u3}
+    assert all(e["type"] == "user.at_risk" and e["data"]["risk_band"] == "high"
+               for e in batch["events"])
+    assert set(query("select status from delivery.outbox")) == {("SUCCESS",)}
+    perf = query("select tenant_id, event_type, deliveries, delivered, success_rate"
+                 " from marts.webhook_delivery_performance")
+    assert perf == [(t1, "user.at_risk", 2, 2, 1)]
+    assert ep.endpoint_id in pulse_cli("webhooks", "endpoints", "list", "--tenant", t1).stdout

@@ -1,0 +1,123 @@
+"""A real webhook receiver for the tests: HTTP on 127.0.0.1, every request verified with
+the `standardwebhooks` library, answers scripted per test.
+
+    with Receiver([secret]) as rx:
+        rx.script(Reply(500), Reply(200))   # then 200 for everything after
+        ...                                 # rx.requests: what arrived, verified or not
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from standardwebhooks import Webhook, WebhookVerificationError
+
+
+@dataclass(frozen=True)
+class Reply:
+    status: int = 200
+    headers: dict[str, str] = field(default_factory=dict)
+    delay: float = 0.0  # seconds to wait before answering (a slow or hung receiver)
+
+
+@dataclass
+class Received:
+    webhook_id: str | None
+    timestamp: str | None
+    body: bytes
+    verified: bool
+    error: str | None
+    answered: int  # the status the receiver answers (or would have)
+
+    @property
+    def message_ids(self) -> list[str]:
+        return [e["id"] for e in json.loads(self.body)["events"]] if self.verified else []
+
+
+class Receiver:
+    def __init__(self, secrets: list[str], port: int = 0) -> None:
+        self.secrets = list(secrets)
+        self.secret = None  # the tests keep the Secret object here
+        self.requests: list[Received] = []
+        self._script: list[Reply] = []
+        self._lock = threading.Lock()
+        self._port = port
+        self._server: ThreadingHTTPServer | None = None
+
+    # --- scripting ----------------------------------------------------------------------
+    def script(self, *replies: Reply) -> None:
+        with self._lock:
+            self._script = list(replies)
+
+    def _next_reply(self) -> Reply:
+        with self._lock:
+            return self._script.pop(0) if self._script else Reply(200)
+
+    # --- lifecycle ----------------------------------------------------------------------
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self._port}/hook"
+
+    def start(self) -> Receiver:
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("content-length") or 0))
+                headers = {k.lower(): v for k, v in self.headers.items()}
+                verified, error = receiver.verify(body, headers)
+                reply = receiver._next_reply() if verified else Reply(401)
+                # recorded on arrival, so a request whose sender gave up still counts
+                with receiver._lock:
+                    receiver.requests.append(Received(
+                        headers.get("webhook-id"), headers.get("webhook-timestamp"), body,
+                        verified, error, reply.status))
+                if reply.delay:
+                    time.sleep(reply.delay)
+                self.send_response(reply.status)
+                for k, v in reply.headers.items():
+                    self.send_header(k, v)
+                self.send_header("content-length", "0")
+                self.end_headers()
+
+            def log_message(self, *args) -> None:  # keep pytest's output clean
+                pass
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", self._port), Handler)
+        self._server.daemon_threads = True
+        self._port = self._server.server_address[1]
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        return self
+
+    def kill(self) -> None:
+        """Stop answering: connections are refused until `start` again (same port)."""
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+
+    def __enter__(self) -> Receiver:
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.kill()
+
+    # --- verification -------------------------------------------------------------------
+    def verify(self, body: bytes, headers: dict[str, str]) -> tuple[bool, str | None]:
+        error = "no secret"
+        for secret in self.secrets:
+            try:
+                Webhook(secret).verify(body, headers)
+                return True, None
+            except WebhookVerificationError as exc:
+                error = str(exc)
+        return False, error
+
+    # --- what arrived -------------------------------------------------------------------
+    @property
+    def verified(self) -> list[Received]:
+        return [r for r in self.requests if r.verified]
