@@ -161,6 +161,9 @@ def cosmos_task_group_kwargs() -> dict[str, Any]:
             # dbt is found next to this interpreter, whatever PATH the worker has.
             dbt_executable_path=str(Path(sys.executable).parent / "dbt"),
         ),
+        # Unit tests check the SQL on fixed fixtures: CI's job (tests/test_dbt_project.py),
+        # not every night's; dbt advises against running them in production builds.
+        "operator_args": {"dbt_cmd_flags": ["--exclude-resource-type", "unit_test"]},
         "render_config": RenderConfig(
             load_method=LoadMode.DBT_LS,
             invocation_mode=InvocationMode.DBT_RUNNER,

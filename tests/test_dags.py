@@ -106,10 +106,7 @@ def test_nightly_dag_runs_two_consecutive_days(clean_warehouse, airflow_db, tmp_
     day2 = _warehouse_state()
     assert day2["raw"] > day1["raw"] and len(day2["dau"]) > len(day1["dau"])
 
-    # Re-running a day leaves the same warehouse.
+    # Re-running a day leaves the same warehouse. (That incremental builds equal a full
+    # refresh, relation by relation, is tests/test_incremental_equality.py's.)
     pulse_cli("airflow", "dags", "test", "pulse_nightly", "2026-01-03", env=env)
-    assert _warehouse_state() == day2
-
-    # The incremental mart equals a full refresh from scratch.
-    pulse_cli("dbt", "build", "--full-refresh", "--quiet", env=env)
     assert _warehouse_state() == day2

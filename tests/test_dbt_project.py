@@ -61,6 +61,16 @@ def test_incremental_models_have_unit_tests(manifest):
                                          "int_user_signups"}
 
 
+def test_unit_tests_pass(clean_warehouse):
+    """The nightly build leaves unit tests out (they test SQL, not data): they run here,
+    on empty relations, as CI's check of every model's logic."""
+    pulse_cli("migrate")
+    pulse_cli("dbt", "seed", "--quiet")
+    pulse_cli("dbt", "run", "--empty", "--quiet")
+    out = pulse_cli("dbt", "test", "--select", "test_type:unit").stdout
+    assert "ERROR=0" in out and "PASS=0 " not in out
+
+
 def test_docs_generate_works_offline(warehouse_db, tmp_path):
     pulse_cli("dbt", "docs", "generate", "--target-path", str(tmp_path))
     assert (tmp_path / "index.html").exists()

@@ -55,15 +55,17 @@ def test_cli_reports_missing_binaries_without_a_traceback(monkeypatch, tmp_path,
 
 
 def test_migrations_apply_once_and_refuse_edits(clean_warehouse, tmp_path):
-    assert migrate.apply(log=lambda _m: None) == ["0001_raw_layer.sql"]
+    files = sorted(p.name for p in (config.REPO_ROOT / "sql" / "migrations").glob("*.sql"))
+    assert files[0] == "0001_raw_layer.sql"
+    assert migrate.apply(log=lambda _m: None) == files
     assert migrate.apply(log=lambda _m: None) == []
-    assert scalar("select count(*) from raw.schema_migrations") == 1
+    assert scalar("select count(*) from raw.schema_migrations") == len(files)
 
     folder = tmp_path / "migrations"
     shutil.copytree(config.REPO_ROOT / "sql" / "migrations", folder)
-    (folder / "0002_add_column.sql").write_text(
+    (folder / "9999_add_column.sql").write_text(
         "alter table raw.load_ledger add column note text;")
-    assert migrate.apply(folder, log=lambda _m: None) == ["0002_add_column.sql"]
+    assert migrate.apply(folder, log=lambda _m: None) == ["9999_add_column.sql"]
     assert migrate.apply(folder, log=lambda _m: None) == []
 
     edited = folder / "0001_raw_layer.sql"

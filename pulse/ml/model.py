@@ -44,8 +44,11 @@ def classifier(params: dict, seed: int):
         early_stopping=False,
         random_state=seed,
     )
+    # ensemble=False: one booster fitted on the whole training range, its scores Platt-
+    # scaled on cross-validated predictions. The default (one booster per fold) predicts
+    # three times slower, and the top factors cost one prediction per feature.
     return CalibratedClassifierCV(tree, method=params["calibration"],
-                                  cv=params["calibration_folds"])
+                                  cv=params["calibration_folds"], ensemble=False)
 
 
 @dataclass
