@@ -1,12 +1,12 @@
 """Pulse model training: churn, LTV inputs and propensities (README "Scoring").
 
-Weekly (Monday 04:00 UTC, after the nightly run) and on demand: trigger it with params
-to train as of a day or on explicit ranges. The nightly DAG's scoring trains a first
-model itself when none exists. A week with too little history to train is skipped, not
-failed. The logic lives in `pulse.ml.jobs`.
+Runs weekly (Monday 04:00 UTC, after the nightly run), on demand (trigger it with params
+to train as of a day or on explicit ranges), and each time the nightly run publishes
+its marts, when it trains only if no model exists yet. Too little history to train is a
+skip, not a failure. The logic lives in `pulse.ml.jobs`.
 """
 
-from airflow.sdk import Param, dag, task
+from airflow.sdk import Asset, AssetOrTimeSchedule, CronTriggerTimetable, Param, dag, task
 from airflow.sdk.exceptions import AirflowSkipException
 
 from pulse import orchestration as orch
@@ -17,7 +17,9 @@ DATE = ["null", "string"]
 
 @dag(
     dag_id=jobs.DAG_ID,
-    schedule=jobs.SCHEDULE_CRON,
+    schedule=AssetOrTimeSchedule(
+        timetable=CronTriggerTimetable(jobs.SCHEDULE_CRON, timezone="UTC"),
+        assets=[Asset(orch.MARTS_ASSET_URI)]),
     start_date=orch.START_DATE,
     catchup=False,
     max_active_runs=1,
@@ -34,9 +36,13 @@ DATE = ["null", "string"]
 )
 def pulse_train():
     @task
-    def train_model(params=None) -> dict:
+    def train_model(params=None, dag_run=None) -> dict:
         from pulse.ml.train import NotEnoughHistory
 
+        reason = jobs.wanted(getattr(dag_run.run_type, "value", str(dag_run.run_type)))
+        if reason is None:
+            raise AirflowSkipException("a model exists; the weekly run or a manual trigger "
+                                       "retrains")
         try:
             result = jobs.train_from_params(dict(params or {}))
         except NotEnoughHistory as exc:

@@ -8,7 +8,7 @@ from pulse.config import settings
 from pulse.warehouse import connect
 
 # The layers in pipeline order; every table and view in them is counted.
-LAYERS = ("raw", "staging", "intermediate", "marts", "snapshots")
+LAYERS = ("raw", "staging", "intermediate", "marts", "snapshots", "quality", "ml", "delivery")
 
 
 @dataclass

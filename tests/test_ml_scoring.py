@@ -256,6 +256,15 @@ def test_cli_report_and_score(ml_warehouse, trained):
     assert os.environ.get("PULSE_DATA_DIR") == ml_warehouse["env"]["PULSE_DATA_DIR"]
 
 
+def test_the_training_dag_trains_on_its_schedule_or_when_no_model_exists(trained):
+    from pulse.ml import jobs
+
+    assert registry.any_model()
+    assert jobs.wanted("scheduled") and jobs.wanted("manual")
+    # published marts trigger it every night: with a model, nothing to do
+    assert jobs.wanted("asset_triggered") is None
+
+
 @pytest.mark.airflow
 def test_training_dag_registers_a_model(ml_warehouse, airflow_db):
     conf = {"as_of": LAST.isoformat(), "seed": DEFAULT_SEED,

@@ -22,6 +22,19 @@ def _day(value: Any) -> date | None:
     return value if isinstance(value, date) else date.fromisoformat(str(value))
 
 
+def wanted(run_type: str) -> str | None:
+    """Why a pulse_train run should train, or None to skip it. The DAG runs on three
+    occasions: weekly, on demand, and each time the nightly run publishes its marts,
+    when it trains only if no model exists yet (the first night with enough history)."""
+    from pulse.ml import registry
+
+    if run_type != "asset_triggered":
+        return f"{run_type} run"
+    if not registry.any_model():
+        return "no model exists yet"
+    return None
+
+
 def train_from_params(params: dict[str, Any]) -> dict:
     """Train as the run's params say: `as_of` (default: the last loaded day) and either
     none or all four range bounds. Returns the registry row's content."""

@@ -17,7 +17,6 @@ from pulse import migrate, warehouse
 from pulse.ml import features as F
 from pulse.ml import registry
 from pulse.ml.model import PulseModel, ltv, risk_band
-from pulse.ml.train import NotEnoughHistory, train
 
 log = logging.getLogger(__name__)
 
@@ -69,17 +68,15 @@ def score_day(day: date, model_version: str | None = None) -> dict:
 
     The model: `model_version` if given; otherwise the one that was current on `day`
     (the newest trained with data through `day` or earlier), so a backfilled day is
-    scored as its night would have been. When no model exists at all, one is trained
-    first as of `day`; when there is not enough history for that yet (fewer than ~90
-    loaded days), or when models exist but none was current on `day`, the day is skipped
-    with the reason in the result and the log, and nothing is written.
+    scored as its night would have been. When no model exists (training is the pulse_train
+    DAG's), or models exist but none was current on `day`, the day is skipped with the
+    reason in the result and the log, and nothing is written.
     """
     migrate.apply(log=log.info)
     first_day, last_day = F.loaded_range()
     if not first_day <= day <= last_day:
         raise ValueError(f"{day} is not loaded (snapshots cover {first_day} to {last_day}): "
                          "load it and run dbt first, or pick a loaded day")
-    trained_now = None
     version = model_version or registry.current_on(day)
     if version is None:
         if registry.any_model():
@@ -87,11 +84,11 @@ def score_day(day: date, model_version: str | None = None) -> dict:
                 f"no model was current on {day} (the first was trained with data through "
                 f"{registry.first_data_through()}); score it with a named model: "
                 f"`pulse ml score --day {day} --model-version VERSION`"))
-        try:
-            trained_now = train(as_of=day)
-        except NotEnoughHistory as exc:
-            return _skipped(day, f"no model exists and none can be trained yet: {exc}")
-        version = trained_now["model_version"]
+        # Training is the pulse_train DAG's: it runs when this night's marts are
+        # published and no model exists, weekly, or when triggered.
+        return _skipped(day, (
+            "no model exists yet: the pulse_train DAG trains one once tonight's marts are "
+            f"published (or run `pulse ml train`), then `pulse ml score --day {day}`"))
     model = registry.load(version)
 
     frame = F.snapshots([day])
@@ -103,7 +100,6 @@ def score_day(day: date, model_version: str | None = None) -> dict:
         "status": "scored",
         "day": day.isoformat(),
         "model_version": version,
-        "trained_now": trained_now is not None,
         "users_scored": len(rows),
         "users_without_consent": int(len(frame) - len(consenting)),
         "risk_bands": {k: int(v) for k, v in rows["risk_band"].value_counts().items()},
