@@ -4,12 +4,13 @@
   feature uses only data of days <= T; the labels (what happened in (T, T + 30 days]) are
   null while those 30 days are not all loaded. Definition: doc block `ml_scoring`.
 
-  A view: each night's scoring reads one day and training reads a few dozen, while a
-  table of every user-day would be rebuilt nightly at a cost that grows with history.
+  A table, rebuilt each night: the windows below cost the same whether one day or all
+  are read, and the night reads it three times (its key test, the scoring of the day,
+  the weekly training), so computing it once and reading by snapshot_date is cheaper.
   Rolling windows run over a dense user x day spine, so "the last 7 days" is "the last 7
   rows"; distinct-feature counts use +1 / -1 steps, like MAU in fct_daily_tenant_activity.
 -#}
-{{ config(materialized='view') }}
+{{ config(materialized='table', indexes=[{'columns': ['snapshot_date']}]) }}
 {%- set s = health_settings() -%}
 {%- set w = s.user_weights -%}
 {#- the issue's definition: churned at T = not active in (T, T + 30 days] -#}
