@@ -129,3 +129,9 @@
         where factor.points_lost >= {{ health_settings().min_points_lost }}
     )
 {%- endmacro %}
+
+{#- -1 (stopped) .. 0 (steady) .. 1 (started): a recent window against the one before;
+    null without activity in either. -#}
+{% macro activity_trend(recent, prior) -%}
+    round(({{ recent }} - {{ prior }})::numeric / nullif({{ recent }} + {{ prior }}, 0), 4)
+{%- endmacro %}

@@ -2,18 +2,13 @@
   Adoption propensity labels: one row per user, snapshot day T and core feature the user
   had not used by the end of T, saying whether they first use it in (T, T + 30 days]
   (null while those days are not all loaded). Joined to ml_user_feature_snapshots on
-  (tenant_id, user_id, snapshot_date) for the features. A view, like the snapshots.
+  (tenant_id, user_id, snapshot_date) for the features. A view: only the users and days
+  training reads are ever computed cheaply enough (0.7 s for all of peer).
 -#}
 {{ config(materialized='view') }}
 {%- set horizon = 30 -%}
 
 with
-
-users as (
-
-    select * from {{ ref('dim_users') }}
-
-),
 
 core_features as (
 
@@ -36,15 +31,7 @@ last_day as (
 
 spine as (
 
-    select
-        users.tenant_id,
-        users.user_id,
-        day::date as snapshot_date
-    from users
-    cross join last_day
-    cross join lateral generate_series(
-        (users.first_seen_at at time zone 'UTC')::date, last_day.last_day, interval '1 day'
-    ) as day
+    select * from {{ ref('int_user_day_spine') }}
 
 )
 

@@ -24,12 +24,6 @@ user_days as (
 
 ),
 
-users as (
-
-    select * from {{ ref('dim_users') }}
-
-),
-
 feature_days as (
 
     select * from {{ ref('int_user_feature_days') }}
@@ -60,25 +54,9 @@ consent as (
 
 ),
 
-last_day as (
-
-    select max(activity_date) as last_day from user_days
-
-),
-
 spine as (
 
-    select
-        users.tenant_id,
-        users.user_id,
-        users.signup_date,
-        users.activated_at,
-        day::date as snapshot_date
-    from users
-    cross join last_day
-    cross join lateral generate_series(
-        (users.first_seen_at at time zone 'UTC')::date, last_day.last_day, interval '1 day'
-    ) as day
+    select * from {{ ref('int_user_day_spine') }}
 
 ),
 
@@ -311,10 +289,8 @@ select
     features.active_days_last_14,
     features.active_days_prior_14,
     -- -1 (stopped) .. 0 (steady) .. 1 (started): the last 14 days against the 14 before
-    round(
-        (features.active_days_last_14 - features.active_days_prior_14)::numeric
-        / nullif(features.active_days_last_14 + features.active_days_prior_14, 0), 4
-    ) as activity_trend,
+    {{ activity_trend('features.active_days_last_14', 'features.active_days_prior_14') }}
+        as activity_trend,
     features.active_days_last_30,
     features.active_days_to_date,
     features.events_last_7,
@@ -336,10 +312,8 @@ select
     round(features.tenant_seat_utilization, 4) as tenant_seat_utilization,
     features.tenant_active_user_days_last_14,
     features.tenant_active_user_days_prior_14,
-    round(
-        (features.tenant_active_user_days_last_14 - features.tenant_active_user_days_prior_14)::numeric
-        / nullif(features.tenant_active_user_days_last_14 + features.tenant_active_user_days_prior_14, 0), 4
-    ) as tenant_activity_trend,
+    {{ activity_trend('features.tenant_active_user_days_last_14',
+                      'features.tenant_active_user_days_prior_14') }} as tenant_activity_trend,
     -- the rule-based health score of user_health_scores, as of snapshot_date
     round(
         {{ health_recency_points('features.days_since_active', w.recency) }}
