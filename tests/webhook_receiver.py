@@ -66,6 +66,10 @@ class Receiver:
 
     # --- lifecycle ----------------------------------------------------------------------
     @property
+    def port(self) -> int:
+        return self._port
+
+    @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self._port}/hook"
 

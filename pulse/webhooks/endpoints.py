@@ -58,7 +58,6 @@ def add(tenant_id: str, url: str, *, event_types: list[str] | None = None,
         resolve: Resolver = system_resolver) -> tuple[Endpoint, Secret]:
     """Create an endpoint; returns it with its secret (the only time the secret is shown)."""
     settings = settings or webhook_settings()
-    check_url(url, settings, resolve)  # refuse now rather than at the first delivery
     types = event_types or ["*"]
     unknown = [t for t in types if t != "*" and t not in EVENT_TYPES]
     if unknown:
@@ -74,6 +73,8 @@ def add(tenant_id: str, url: str, *, event_types: list[str] | None = None,
         raise EndpointError(f"the batch size {max_batch_size!r} is not allowed: give "
                             f"1 to {MAX_BATCH_SIZE} events per request")
     filter_json = check_filter(filter or {})
+    # Last, as it may ask DNS: refuse now rather than at the first delivery.
+    check_url(url, settings, resolve)
     secret = secret or new_secret()
     endpoint_id = endpoint_id or "ep_" + _secrets.token_hex(8)
     conn = connect()
