@@ -21,7 +21,7 @@ EVENT_TYPES = ("user.at_risk", "tenant.daily_digest", "usage.quota_exceeded")
 # The old secret keeps signing this long after a rotation, so receivers can switch over.
 ROTATION_OVERLAP = timedelta(hours=24)
 # Requests per second an endpoint may ask for (the deliverer keeps old rows in this range).
-MIN_RATE, MAX_RATE, DEFAULT_RATE = 0.01, 1000.0, 10.0
+MIN_RATE, MAX_RATE, DEFAULT_RATE = 0.01, 10_000.0, 10.0
 MAX_BATCH_SIZE = 1000  # delivery.endpoints' check
 # A filter is matched with jsonb @> on every message: small and shallow is plenty.
 MAX_FILTER_DEPTH = 16

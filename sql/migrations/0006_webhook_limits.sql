@@ -5,4 +5,4 @@
 
 alter table delivery.endpoints
     add constraint endpoints_rate_limit_range
-    check (rate_limit_per_second between 0.01 and 1000) not valid;
+    check (rate_limit_per_second between 0.01 and 10000) not valid;
