@@ -229,7 +229,7 @@ def test_rates_from_before_the_check_are_sent_within_the_range():
     assert send_interval(10) == 0.1
     assert send_interval(math.nan) == 0.1
     assert send_interval(math.inf) == send_interval(1e12) == 0.0001
-    assert send_interval(1e-9) == 100.0
+    assert send_interval(1e-9) == send_interval(-math.inf) == 100.0
 
 
 # --- item 12: malformed input is refused with a reason -----------------------------------------

@@ -189,9 +189,7 @@ def send_interval(rate_limit_per_second: float) -> float:
     """Seconds between two requests to one endpoint. `endpoints.add` refuses rates
     outside [MIN_RATE, MAX_RATE]; a row from before that check is sent at the nearest
     bound (nan at the default)."""
-    rate = rate_limit_per_second
-    if not math.isfinite(rate):
-        rate = DEFAULT_RATE if math.isnan(rate) else MAX_RATE
+    rate = DEFAULT_RATE if math.isnan(rate_limit_per_second) else rate_limit_per_second
     return 1.0 / min(max(rate, MIN_RATE), MAX_RATE)
 
 
