@@ -4,9 +4,11 @@ Sends every webhook batch that is due: when the nightly run publishes the marts 
 (its last step fills the outbox), and every five minutes for retries. One task; the
 logic (signing, batching, rate limits, retries, leases) lives in `pulse.webhooks.deliver`.
 A run that dies mid-delivery leaves its batches leased; a later run takes them over.
+A run stops claiming after PULSE_WEBHOOK_MAX_RUN_SECONDS (default 240 s, before the next
+run is due); the task's execution_timeout is the backstop if something hangs anyway.
 """
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from airflow.sdk import Asset, AssetOrTimeSchedule, CronTriggerTimetable, dag, task
 
@@ -24,7 +26,8 @@ RETRY_CRON = "*/5 * * * *"
     catchup=False,
     max_active_runs=1,
     # No task retries: the next run, five minutes later, is the retry.
-    default_args={"owner": "pulse", "retries": 0},
+    default_args={"owner": "pulse", "retries": 0,
+                  "execution_timeout": timedelta(minutes=10)},
     doc_md=__doc__,
     tags=["pulse", "webhooks"],
 )

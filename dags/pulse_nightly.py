@@ -12,6 +12,8 @@ backfills are safe: every step is idempotent. A critical quality failure fails i
 task and nothing downstream runs. The logic lives in `pulse.orchestration`.
 """
 
+from datetime import timedelta
+
 from airflow.sdk import Asset, CronDataIntervalTimetable, dag, task
 from cosmos import DbtTaskGroup
 
@@ -27,7 +29,9 @@ MARTS = Asset(orch.MARTS_ASSET_URI)
     start_date=orch.START_DATE,
     catchup=True,
     max_active_runs=1,
-    default_args=orch.DEFAULT_ARGS,
+    # A hung task (a lock never released, a stuck dbt) fails after this instead of
+    # holding the only active run forever; the longest step, the dbt build, takes minutes.
+    default_args={**orch.DEFAULT_ARGS, "execution_timeout": timedelta(hours=3)},
     doc_md=__doc__,
     tags=["pulse", "elt"],
 )

@@ -6,6 +6,8 @@ its marts, when it trains only if no model exists yet. Too little history to tra
 skip, not a failure. The logic lives in `pulse.ml.jobs`.
 """
 
+from datetime import timedelta
+
 from airflow.sdk import Asset, AssetOrTimeSchedule, CronTriggerTimetable, Param, dag, task
 from airflow.sdk.exceptions import AirflowSkipException
 
@@ -23,7 +25,8 @@ DATE = ["null", "string"]
     start_date=orch.START_DATE,
     catchup=False,
     max_active_runs=1,
-    default_args={**orch.DEFAULT_ARGS, "retries": 1},
+    # A hung training fails after this instead of blocking the weekly run.
+    default_args={**orch.DEFAULT_ARGS, "retries": 1, "execution_timeout": timedelta(hours=2)},
     doc_md=__doc__,
     tags=["pulse", "ml"],
     params={

@@ -32,7 +32,12 @@ ENV_VARS: dict[str, str] = {
     "PULSE_WEBHOOK_ALLOW_HTTP": "1 to allow plain-http webhook URLs (default: https only)",
     "PULSE_WEBHOOK_RETRY_SCHEDULE": "seconds before each retry, comma-separated (default: "
     "5,300,1800,7200,18000,36000,36000)",
-    "PULSE_WEBHOOK_TIMEOUT": "seconds a webhook request may take (default: 15)",
+    "PULSE_WEBHOOK_TIMEOUT": "seconds a webhook request may take in all, connecting to "
+    "reading the answer (default: 15, at most 300)",
+    "PULSE_WEBHOOK_ALLOWED_PORTS": "ports webhook URLs may use, comma-separated ports or "
+    "ranges (default: 443,1024-65535)",
+    "PULSE_WEBHOOK_MAX_RUN_SECONDS": "seconds after which a delivery run stops claiming "
+    "batches; the next run carries on (default: 240)",
     "PULSE_WEBHOOK_MAX_BATCH": "most events in one webhook request (default: 50)",
     "PULSE_WEBHOOK_CONCURRENCY": "webhook requests in flight at once (default: 64)",
     "PULSE_WEBHOOK_DISABLE_AFTER_DAYS": "days an endpoint may fail in a row before it is "

@@ -82,3 +82,38 @@ def test_outbox_then_delivery_dag_delivers_the_at_risk_batch(clean_warehouse, ai
                  " from marts.webhook_delivery_performance")
     assert perf == [(t1, "user.at_risk", 2, 2, 1)]
     assert ep.endpoint_id in pulse_cli("webhooks", "endpoints", "list", "--tenant", t1).stdout
+
+
+# Run in a child process, as tests/test_dags.py does: DagBag talks to Airflow's database.
+TIMEOUTS_PROBE = """
+import json, sys
+from airflow.dag_processing.dagbag import DagBag
+bag = DagBag(dag_folder=sys.argv[1])
+print(json.dumps({"import_errors": bag.import_errors, "timeouts": {
+    f"{dag_id}.{t.task_id}": t.execution_timeout.total_seconds()
+    if t.execution_timeout else None
+    for dag_id, dag in bag.dags.items() for t in dag.tasks}}))
+"""
+
+
+def test_every_dag_task_has_an_execution_timeout(airflow_db):
+    import subprocess
+    import sys
+
+    from pulse.airflow_env import airflow_env
+    from tests.conftest import REPO
+
+    proc = subprocess.run([sys.executable, "-c", TIMEOUTS_PROBE, str(REPO / "dags")],
+                          env=airflow_env(), capture_output=True, text=True, timeout=600,
+                          check=True)
+    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert result["import_errors"] == {}
+    timeouts = result["timeouts"]
+    assert {t.split(".")[0] for t in timeouts} == {"pulse_nightly", "pulse_delivery",
+                                                   "pulse_train"}
+    # cosmos' dbt tasks included: a hung task fails instead of holding its DAG's only run
+    assert "pulse_nightly.dbt.dbt_producer_watcher" in timeouts
+    assert [t for t, seconds in timeouts.items() if not seconds] == []
+    # a delivery run stops claiming after PULSE_WEBHOOK_MAX_RUN_SECONDS (240 s by default),
+    # well before its task times out
+    assert timeouts["pulse_delivery.deliver_due"] == 600

@@ -151,7 +151,8 @@ def test_timeout_is_retried(delivery_db, receiver):
     receiver.script(Reply(200, delay=3))  # answers after the 1 s timeout
     deliver_due(settings=SETTINGS)
     assert statuses() == {"mt1user.at_risk0000": "RETRYING"}
-    assert query("select error, response_code from delivery.attempts") == [("timeout", None)]
+    assert query("select error, response_code from delivery.attempts") == [
+        ("timeout: no complete answer within 1 s", None)]
     deliver_due(settings=SETTINGS, clock=later(seconds=5))
     assert statuses() == {"mt1user.at_risk0000": "SUCCESS"}
 

@@ -22,6 +22,10 @@ class Reply:
     status: int = 200
     headers: dict[str, str] = field(default_factory=dict)
     delay: float = 0.0  # seconds to wait before answering (a slow or hung receiver)
+    # An answer whose body never ends: this many bytes every `trickle` seconds, until the
+    # client hangs up.
+    endless_chunk: int = 0
+    trickle: float = 0.0
 
 
 @dataclass
@@ -32,6 +36,8 @@ class Received:
     verified: bool
     error: str | None
     answered: int  # the status the receiver answers (or would have)
+    host: str | None = None  # the Host header
+    peer_port: int | None = None  # the client's port: one per connection
 
     @property
     def message_ids(self) -> list[str]:
@@ -43,6 +49,7 @@ class Receiver:
         self.secrets = list(secrets)
         self.secret = None  # the tests keep the Secret object here
         self.requests: list[Received] = []
+        self.body_bytes_sent = 0  # of endless answers, until the client hung up
         self._script: list[Reply] = []
         self._lock = threading.Lock()
         self._port = port
@@ -59,6 +66,10 @@ class Receiver:
 
     # --- lifecycle ----------------------------------------------------------------------
     @property
+    def port(self) -> int:
+        return self._port
+
+    @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self._port}/hook"
 
@@ -66,6 +77,9 @@ class Receiver:
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
+            # HTTP/1.1: connections stay open between requests, as real receivers keep them
+            protocol_version = "HTTP/1.1"
+
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("content-length") or 0))
                 headers = {k.lower(): v for k, v in self.headers.items()}
@@ -75,14 +89,34 @@ class Receiver:
                 with receiver._lock:
                     receiver.requests.append(Received(
                         headers.get("webhook-id"), headers.get("webhook-timestamp"), body,
-                        verified, error, reply.status))
+                        verified, error, reply.status, headers.get("host"),
+                        self.client_address[1]))
                 if reply.delay:
                     time.sleep(reply.delay)
                 self.send_response(reply.status)
                 for k, v in reply.headers.items():
                     self.send_header(k, v)
+                if reply.endless_chunk:
+                    self._endless(reply)
+                    return
                 self.send_header("content-length", "0")
                 self.end_headers()
+
+            def _endless(self, reply: Reply) -> None:
+                self.send_header("transfer-encoding", "chunked")
+                self.end_headers()
+                chunk = b"%x\r\n%s\r\n" % (reply.endless_chunk, b"x" * reply.endless_chunk)
+                self.close_connection = True
+                try:
+                    while True:
+                        self.wfile.write(chunk)
+                        self.wfile.flush()
+                        with receiver._lock:
+                            receiver.body_bytes_sent += reply.endless_chunk
+                        if reply.trickle:
+                            time.sleep(reply.trickle)
+                except OSError:
+                    return  # the client hung up: what it should do
 
             def log_message(self, *args) -> None:  # keep pytest's output clean
                 pass

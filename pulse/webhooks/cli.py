@@ -20,7 +20,7 @@ from pulse.warehouse import connect
 from pulse.webhooks import endpoints, store
 from pulse.webhooks.endpoints import EndpointError
 from pulse.webhooks.settings import WebhookConfigError
-from pulse.webhooks.urlguard import UrlRefused
+from pulse.webhooks.urlguard import ResolutionError, UrlRefused
 
 
 def add_parser(sub) -> None:
@@ -63,6 +63,10 @@ def run(args: argparse.Namespace) -> int:
     except (EndpointError, UrlRefused, WebhookConfigError) as exc:
         print(f"pulse webhooks: {exc}", file=sys.stderr)
         return 2
+    except ResolutionError as exc:
+        print(f"pulse webhooks: {exc}: check the host name, or try again when DNS answers",
+              file=sys.stderr)
+        return 2
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -91,12 +95,7 @@ def _run(args: argparse.Namespace) -> int:
 
 def _endpoints(args: argparse.Namespace) -> int:
     if args.action == "add":
-        try:
-            flt = json.loads(args.filter)
-        except json.JSONDecodeError as exc:
-            raise EndpointError(f"--filter is not JSON: {exc}") from None
-        if not isinstance(flt, dict):
-            raise EndpointError("--filter must be a JSON object")
+        flt = endpoints.parse_filter(args.filter)
         ep, secret = endpoints.add(args.tenant, args.url, event_types=args.event_types,
                                    filter=flt, rate_limit_per_second=args.rate_limit,
                                    max_batch_size=args.max_batch)

@@ -5,12 +5,22 @@ order and no faster than its rate limit; workers run side by side, at most
 PULSE_WEBHOOK_CONCURRENCY requests in flight. A 2xx is a success; anything else (a
 redirect included: redirects are never followed), a timeout or a refused connection is
 retried on the schedule in `retry.py`. Nothing here logs a secret, a header or a body.
+
+Each request has one deadline for the whole exchange (PULSE_WEBHOOK_TIMEOUT: resolve,
+connect, send, answer) and reads at most RESPONSE_CAP bytes of the answer, which it
+discards. Connections are pooled per host name, never across names, so a TLS connection
+verified for one name is never reused for another on the same address. Whatever goes
+wrong in one endpoint's delivery is that attempt's recorded error, never the run's. A run
+stops claiming after PULSE_WEBHOOK_MAX_RUN_SECONDS and gives back what it claimed but
+did not send.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import math
+import ssl
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -21,15 +31,25 @@ from psycopg2.pool import ThreadedConnectionPool
 
 from pulse.config import settings as pulse_settings
 from pulse.webhooks import signing, store
-from pulse.webhooks.endpoints import Endpoint, live_secrets
+from pulse.webhooks.endpoints import DEFAULT_RATE, MAX_RATE, MIN_RATE, Endpoint, live_secrets
 from pulse.webhooks.retry import parse_retry_after
 from pulse.webhooks.settings import WebhookSettings, webhook_settings
-from pulse.webhooks.urlguard import Resolver, Target, UrlRefused, check_url, system_resolver
+from pulse.webhooks.urlguard import (
+    ResolutionError,
+    Resolver,
+    Target,
+    UrlRefused,
+    check_url,
+    system_resolver,
+)
 
 log = logging.getLogger(__name__)
 
 Clock = Callable[[], datetime]
 DB_CONNECTIONS = 6
+# The answer's body is not used: read this much at most (so the connection can be
+# reused when the answer is small), then drop the rest with the connection.
+RESPONSE_CAP = 64 * 1024
 
 
 def utcnow() -> datetime:
@@ -101,10 +121,38 @@ class _Recorder:
         self.task.cancel()
 
 
+class _Clients:
+    """One HTTP client (and connection pool) per host name: httpx pools by the URL's
+    origin, which is the pinned address, so one shared client would reuse a TLS
+    connection verified for host A for a request to host B on the same address."""
+
+    def __init__(self, settings: WebhookSettings) -> None:
+        self.settings = settings
+        # One TLS context for every client: building one per host (certificate store
+        # loading) would cost more than most requests.
+        self.tls = ssl.create_default_context()
+        self.by_host: dict[str, httpx.AsyncClient] = {}
+
+    def get(self, host: str) -> httpx.AsyncClient:
+        client = self.by_host.get(host)
+        if client is None:
+            limits = httpx.Limits(max_connections=self.settings.concurrency,
+                                  max_keepalive_connections=self.settings.concurrency)
+            client = self.by_host[host] = httpx.AsyncClient(
+                follow_redirects=False, trust_env=False, limits=limits, verify=self.tls,
+                timeout=httpx.Timeout(self.settings.timeout))
+        return client
+
+    async def close(self) -> None:
+        for client in self.by_host.values():
+            await client.aclose()
+
+
 async def _deliver(clock: Clock, settings: WebhookSettings,
                    resolve: Resolver) -> dict[str, int]:
     db = _Db(DB_CONNECTIONS)
     tally: Counter[str] = Counter()
+    stop_claiming_at = time.monotonic() + settings.max_run_seconds
     try:
         def load(conn):
             with conn, conn.cursor() as cur:
@@ -114,15 +162,22 @@ async def _deliver(clock: Clock, settings: WebhookSettings,
         endpoints, secrets = await db.run(load)
         in_flight = asyncio.Semaphore(settings.concurrency)
         recorder = _Recorder(db, clock, settings)
-        limits = httpx.Limits(max_connections=settings.concurrency,
-                              max_keepalive_connections=settings.concurrency)
-        async with httpx.AsyncClient(follow_redirects=False, trust_env=False, limits=limits,
-                                     timeout=httpx.Timeout(settings.timeout)) as client:
-            await asyncio.gather(*(
-                _endpoint_worker(ep, secrets.get(ep.endpoint_id, []), db, recorder, client,
-                                 in_flight, clock, settings, resolve, tally)
-                for ep in endpoints))
-        recorder.close()
+        clients = _Clients(settings)
+        try:
+            results = await asyncio.gather(*(
+                _endpoint_worker(ep, secrets.get(ep.endpoint_id, []), db, recorder, clients,
+                                 in_flight, clock, settings, resolve, tally, stop_claiming_at)
+                for ep in endpoints), return_exceptions=True)
+        finally:
+            await clients.close()
+            recorder.close()
+        for ep, result in zip(endpoints, results, strict=True):
+            if isinstance(result, BaseException):
+                # Only the warehouse failing gets here (an attempt's own errors are
+                # recorded); the endpoint's leases let the next run carry on.
+                tally["worker_errors"] += 1
+                log.error("endpoint %s: delivery stopped: %s: %s", ep.endpoint_id,
+                          type(result).__name__, str(result)[:200])
     finally:
         db.close()
     tally["endpoints"] = len(endpoints)
@@ -130,34 +185,39 @@ async def _deliver(clock: Clock, settings: WebhookSettings,
     return dict(tally)
 
 
+def send_interval(rate_limit_per_second: float) -> float:
+    """Seconds between two requests to one endpoint. `endpoints.add` refuses rates
+    outside [MIN_RATE, MAX_RATE]; a row from before that check is sent at the nearest
+    bound (nan at the default)."""
+    rate = DEFAULT_RATE if math.isnan(rate_limit_per_second) else rate_limit_per_second
+    return 1.0 / min(max(rate, MIN_RATE), MAX_RATE)
+
+
 async def _endpoint_worker(ep: Endpoint, secrets: list[signing.Secret], db: _Db,
-                           recorder: _Recorder, client: httpx.AsyncClient,
+                           recorder: _Recorder, clients: _Clients,
                            in_flight: asyncio.Semaphore,
                            clock: Clock, settings: WebhookSettings, resolve: Resolver,
-                           tally: Counter[str]) -> None:
-    interval = 1.0 / ep.rate_limit_per_second
+                           tally: Counter[str], stop_claiming_at: float) -> None:
+    interval = send_interval(ep.rate_limit_per_second)
     max_batch = ep.max_batch_size or settings.max_batch
     next_slot = time.monotonic()
-    target: Target | UrlRefused | None = None
-    while True:
+    target: Target | None = None
+    while time.monotonic() < stop_claiming_at:
         batches = await db.run(store.claim, ep.endpoint_id, clock(), settings, max_batch)
         if not batches:
             return
         for i, batch in enumerate(batches):
             wait = next_slot - time.monotonic()
+            if time.monotonic() + max(wait, 0) >= stop_claiming_at:
+                # The run's time is up: unsent batches go back, in order, for the next run.
+                tally["given_back"] += sum(len(b.message_ids) for b in batches[i:])
+                await db.run(store.release, batches[i:])
+                return
             if wait > 0:
                 await asyncio.sleep(wait)
             next_slot = max(next_slot, time.monotonic()) + interval
-            if target is None:
-                try:
-                    target = await asyncio.to_thread(check_url, ep.url, settings, resolve)
-                except UrlRefused as exc:
-                    target = exc
-            if isinstance(target, UrlRefused):
-                outcome = store.Outcome(None, None, f"refused: {target}", refused=True)
-            else:
-                async with in_flight:
-                    outcome = await _send(client, target, secrets, batch)
+            outcome, target = await _attempt(ep, target, clients, secrets, batch, in_flight,
+                                             settings, resolve)
             status = await recorder.record(batch, outcome)
             tally["requests"] += 1
             tally[status.lower()] += len(batch.message_ids)
@@ -175,21 +235,62 @@ async def _endpoint_worker(ep: Endpoint, secrets: list[signing.Secret], db: _Db,
             break
 
 
+async def _attempt(ep: Endpoint, target: Target | None, clients: _Clients,
+                   secrets: list[signing.Secret], batch: store.Batch,
+                   in_flight: asyncio.Semaphore, settings: WebhookSettings,
+                   resolve: Resolver) -> tuple[store.Outcome, Target | None]:
+    """One attempt's outcome, whatever happens: nothing raised here reaches the run.
+    Returns the checked target too, reused for the endpoint's next batches."""
+    # The slot is taken before the clock starts: waiting for one is not the endpoint's time.
+    async with in_flight:
+        started = time.perf_counter()
+        try:
+            async with asyncio.timeout(settings.timeout):
+                if target is None:
+                    target = await asyncio.to_thread(check_url, ep.url, settings, resolve)
+                return await _send(clients.get(target.host), target, secrets, batch), target
+        except Exception as exc:
+            return _failed(ep, batch, exc, started, settings), (
+                target if isinstance(exc, TimeoutError | httpx.TimeoutException) else None)
+
+
+def _failed(ep: Endpoint, batch: store.Batch, exc: Exception, started: float,
+            settings: WebhookSettings) -> store.Outcome:
+    """The recorded outcome of an attempt that raised."""
+    if isinstance(exc, UrlRefused):
+        return store.Outcome(None, None, f"refused: {exc}", refused=True)
+    if isinstance(exc, ResolutionError):
+        return store.Outcome(None, _ms(started), f"dns: {exc}")
+    if isinstance(exc, TimeoutError | httpx.TimeoutException):
+        return store.Outcome(None, _ms(started), _timeout(settings))
+    if not isinstance(exc, httpx.HTTPError):
+        # Not a network failure: worth a line in the log (never headers or the body).
+        log.warning("endpoint %s batch %s: unexpected %s", ep.endpoint_id, batch.batch_id,
+                    type(exc).__name__)
+    # The exception's text never holds headers; its class says what went wrong.
+    return store.Outcome(None, _ms(started),
+                         f"{type(exc).__name__}: {str(exc)[:200] or 'no detail'}")
+
+
+def _timeout(settings: WebhookSettings) -> str:
+    return f"timeout: no complete answer within {settings.timeout:g} s"
+
+
 async def _send(client: httpx.AsyncClient, target: Target, secrets: list[signing.Secret],
                 batch: store.Batch) -> store.Outcome:
     # A fresh timestamp on every attempt; the id stays the batch's.
     headers = signing.headers(secrets, batch.batch_id, int(time.time()), batch.body)
     headers["host"] = target.host_header
     started = time.perf_counter()
-    try:
-        response = await client.post(target.url, content=batch.body, headers=headers,
-                                     extensions={"sni_hostname": target.host})
-    except httpx.TimeoutException:
-        return store.Outcome(None, _ms(started), "timeout")
-    except httpx.HTTPError as exc:
-        # The exception's text never holds headers; its class says what went wrong.
-        return store.Outcome(None, _ms(started),
-                             f"{type(exc).__name__}: {str(exc)[:200] or 'no detail'}")
+    # Errors (timeouts, refused connections, ...) are recorded by _failed.
+    async with client.stream("POST", target.url, content=batch.body, headers=headers,
+                             extensions={"sni_hostname": target.host}) as response:
+        seen = 0
+        # Raw bytes: a compressed answer is counted as sent, never inflated.
+        async for chunk in response.aiter_raw():
+            seen += len(chunk)
+            if seen >= RESPONSE_CAP:
+                break  # leaving the block closes the connection: the rest is never read
     duration = _ms(started)
     code = response.status_code
     error = None

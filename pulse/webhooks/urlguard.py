@@ -8,15 +8,23 @@ wrapped in IPv6. The request then goes to the address that was checked (`Target.
 so a DNS answer that changes between the check and the connection cannot slip through.
 Exceptions are explicit: PULSE_WEBHOOK_ALLOW_NETWORKS (tests allow 127.0.0.0/8) and
 PULSE_WEBHOOK_ALLOW_HTTP.
+
+Host names are checked and IDNA-encoded here (`bücher.example` -> `xn--bcher-kva.example`)
+so the resolver, the Host header and TLS SNI only ever see ASCII; a port outside
+PULSE_WEBHOOK_ALLOWED_PORTS is refused. A name that cannot be resolved *now* is not a
+refusal (`ResolutionError`): DNS fails for a while, and the delivery is retried.
 """
 
 from __future__ import annotations
 
 import ipaddress
+import re
 import socket
 from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import urlsplit
+
+import idna
 
 from pulse.webhooks.settings import WebhookSettings
 
@@ -31,11 +39,22 @@ BLOCKED = tuple(ipaddress.ip_network(n) for n in (
     "100.64.0.0/10",   # CGNAT (is_global is already False; listed to say so)
 ))
 
+# A resolver gets the ASCII (IDNA) host and the port and returns addresses; it may raise
+# OSError (socket.gaierror), which check_url turns into ResolutionError.
 Resolver = Callable[[str, int], list[str]]
+
+MAX_URL_LENGTH = 2048
+MAX_HOST_LENGTH = 253  # RFC 1035, without the trailing dot
+ASCII_LABEL = re.compile(r"^[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?$")
 
 
 class UrlRefused(ValueError):
     """The URL may not be called; the message says why and what would allow it."""
+
+
+class ResolutionError(OSError):
+    """The host could not be resolved now (no such name, or a temporary DNS failure):
+    an attempt that failed, retried like a refused connection; never a refusal."""
 
 
 @dataclass(frozen=True)
@@ -47,11 +66,35 @@ class Target:
 
 
 def system_resolver(host: str, port: int) -> list[str]:
-    try:
-        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    except socket.gaierror as exc:
-        raise UrlRefused(f"cannot resolve {host}: {exc.strerror}") from None
+    infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     return sorted({str(info[4][0]) for info in infos})
+
+
+def ascii_host(host: str) -> str:
+    """The host as the resolver, Host header and SNI need it: lower-case ASCII, IDNA
+    (UTS 46) for international names; UrlRefused if it is no valid host name."""
+    host = host.rstrip(".")
+    if not host:
+        raise UrlRefused("the URL has no host")
+    if host.isascii():
+        encoded = host.lower()
+    else:
+        try:
+            encoded = idna.encode(host, uts46=True).decode("ascii")
+        except (idna.IDNAError, UnicodeError) as exc:
+            raise UrlRefused(f"the host name {host[:80]!r} is not a valid international "
+                             f"(IDNA) name: {exc}") from None
+    if len(encoded) > MAX_HOST_LENGTH:
+        raise UrlRefused(f"the host name is {len(encoded)} characters long: at most "
+                         f"{MAX_HOST_LENGTH} are allowed")
+    for label in encoded.split("."):
+        if len(label) > 63:
+            raise UrlRefused(f"the host name has a {len(label)}-character label: a label "
+                             "(between dots) has at most 63 characters")
+        if not ASCII_LABEL.match(label):
+            raise UrlRefused(f"the host name {encoded[:80]!r} has an invalid label "
+                             f"{label[:63]!r}: use letters, digits and hyphens")
+    return encoded
 
 
 def address_problem(ip: IPAddress, settings: WebhookSettings) -> str | None:
@@ -77,8 +120,17 @@ def address_problem(ip: IPAddress, settings: WebhookSettings) -> str | None:
 
 def check_url(url: str, settings: WebhookSettings,
               resolve: Resolver = system_resolver) -> Target:
-    """The address to call for `url`, or UrlRefused."""
-    parts = urlsplit(url)
+    """The address to call for `url`; UrlRefused if the URL may not be called,
+    ResolutionError if its host cannot be resolved now."""
+    if len(url) > MAX_URL_LENGTH:
+        raise UrlRefused(f"the URL is {len(url)} characters long: at most {MAX_URL_LENGTH}")
+    if any(ord(c) < 33 or ord(c) == 127 for c in url):
+        raise UrlRefused("the URL contains spaces or control characters")
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError as exc:  # e.g. port 99999, an unbalanced [ in the host
+        raise UrlRefused(f"malformed URL: {exc}") from None
     if parts.scheme not in ("https", "http"):
         raise UrlRefused(f"{parts.scheme or 'no'} scheme: a webhook URL starts with https://")
     if parts.scheme == "http" and not settings.allow_http:
@@ -87,17 +139,30 @@ def check_url(url: str, settings: WebhookSettings,
     if parts.username or parts.password:
         raise UrlRefused("credentials in the URL are refused: the signature authenticates "
                          "Pulse, and the receiver needs no password")
-    host = parts.hostname
-    if not host:
+    if not parts.hostname:
         raise UrlRefused("the URL has no host")
-    port = parts.port or (443 if parts.scheme == "https" else 80)
+    effective_port = port or (443 if parts.scheme == "https" else 80)
+    if not settings.port_allowed(effective_port):
+        allowed = ",".join(f"{lo}" if lo == hi else f"{lo}-{hi}"
+                           for lo, hi in settings.allowed_ports)
+        raise UrlRefused(f"port {effective_port} is not allowed: webhook URLs use ports "
+                         f"{allowed} (PULSE_WEBHOOK_ALLOWED_PORTS)")
     try:
-        literal: IPAddress | None = ipaddress.ip_address(host)
+        literal: IPAddress | None = ipaddress.ip_address(parts.hostname.split("%")[0])
     except ValueError:
         literal = None
-    addresses = [str(literal)] if literal else resolve(host, port)
+    if literal is not None:
+        host = str(literal)
+        addresses = [host]
+    else:
+        host = ascii_host(parts.hostname)
+        try:
+            addresses = resolve(host, effective_port)
+        except OSError as exc:
+            detail = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
+            raise ResolutionError(f"cannot resolve {host}: {detail}") from None
     if not addresses:
-        raise UrlRefused(f"{host} resolves to no address")
+        raise ResolutionError(f"{host} resolves to no address")
     for raw in addresses:
         problem = address_problem(ipaddress.ip_address(raw.split("%")[0]), settings)
         if problem:
@@ -105,6 +170,8 @@ def check_url(url: str, settings: WebhookSettings,
                 f"{host} resolves to {raw}: {problem}. Webhooks only go to public addresses "
                 "(PULSE_WEBHOOK_ALLOW_NETWORKS lists exceptions, e.g. for local tests)")
     ip = addresses[0]
-    netloc = (f"[{ip}]" if ":" in ip else ip) + (f":{parts.port}" if parts.port else "")
+    suffix = f":{port}" if port else ""
+    netloc = (f"[{ip}]" if ":" in ip else ip) + suffix
     pinned = parts._replace(netloc=netloc).geturl()
-    return Target(url=pinned, host=host, host_header=parts.netloc, ip=ip)
+    host_header = (f"[{host}]" if ":" in host else host) + suffix
+    return Target(url=pinned, host=host, host_header=host_header, ip=ip)
