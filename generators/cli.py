@@ -8,33 +8,35 @@ import time
 from datetime import date
 from pathlib import Path
 
+from pulse import cliargs
+
 from .catalog import SIZES
 from .core import OutputDirError, generate
 
 
-def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
-        prog="python -m generators",
+def _parser(prog: str) -> argparse.ArgumentParser:
+    p = cliargs.OneLineParser(
+        prog=prog,
         description="Write reproducible synthetic Pulse landing files (events + billing exports).",
     )
     p.add_argument("--out", required=True, type=Path, help="output folder")
-    p.add_argument("--seed", type=int, default=42)
+    p.add_argument("--seed", type=cliargs.non_negative_int, default=42)
     p.add_argument("--size", choices=sorted(SIZES), default="demo",
                    help="preset: " + ", ".join(f"{k}={v[0]}t/{v[1]}u/{v[2]}d"
                                                for k, v in SIZES.items()))
-    p.add_argument("--tenants", type=int, help="overrides the preset")
-    p.add_argument("--users", type=int, help="overrides the preset")
-    p.add_argument("--days", type=int, help="overrides the preset")
-    p.add_argument("--start", type=date.fromisoformat, default=date(2026, 1, 1),
+    p.add_argument("--tenants", type=cliargs.positive_int, help="overrides the preset")
+    p.add_argument("--users", type=cliargs.positive_int, help="overrides the preset")
+    p.add_argument("--days", type=cliargs.positive_int, help="overrides the preset")
+    p.add_argument("--start", type=cliargs.day, default=date(2026, 1, 1),
                    help="first day, YYYY-MM-DD (default 2026-01-01)")
-    p.add_argument("--dirty", type=float, default=0.0,
+    p.add_argument("--dirty", type=cliargs.fraction, default=0.0,
                    help="fraction of extra faulty / duplicate / late lines, e.g. 0.02")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     return p
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+def main(argv: list[str] | None = None, prog: str = "python -m generators") -> int:
+    args = _parser(prog).parse_args(argv)
     tenants, users, days = SIZES[args.size]
     tenants = args.tenants if args.tenants is not None else tenants
     users = args.users if args.users is not None else users

@@ -22,10 +22,9 @@ import os
 import shlex
 import subprocess
 import sys
-from datetime import date
 
-from pulse import warehouse
-from pulse.config import settings
+from pulse import cliargs, warehouse
+from pulse.config import ConfigError, settings
 
 
 def _cmd_warehouse(args: argparse.Namespace) -> int:
@@ -77,14 +76,14 @@ def _cmd_generate(args: argparse.Namespace) -> int:
     rest = list(args.rest)
     if "--out" not in rest:
         rest = ["--out", str(settings().landing_dir), *rest]
-    return generate_main(rest)
+    return generate_main(rest, prog="pulse generate")
 
 
 def _cmd_load(args: argparse.Namespace) -> int:
     from pulse import loader, migrate
 
     migrate.apply(log=lambda _m: None)
-    through = date.fromisoformat(args.through) if args.through else None
+    through = args.through
 
     def progress(result: loader.FileResult) -> None:
         if result.status == "loaded":
@@ -133,7 +132,7 @@ def _cmd_gate(args: argparse.Namespace) -> int:
             names += list(getattr(suites, name.upper()))
         else:
             names.append(name)
-    day = date.fromisoformat(args.day) if args.day else gate.last_landing_day()
+    day = args.day or gate.last_landing_day()
     run_id = args.run_id or f"cli__{day.isoformat()}"
     try:
         results = gate.run(names, day, run_id, log_line=print)
@@ -157,7 +156,7 @@ def _cmd_summary(_: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = cliargs.OneLineParser(
         prog="pulse", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -177,7 +176,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_cmd_generate)
 
     p = sub.add_parser("load", help="load landing files into the raw layer")
-    p.add_argument("--through", help="load partitions up to this day (YYYY-MM-DD) only")
+    p.add_argument("--through", type=cliargs.day,
+                   help="load partitions up to this day (YYYY-MM-DD) only")
     p.set_defaults(func=_cmd_load)
 
     for name, func, what in (("airflow", _cmd_airflow, "Airflow's CLI"),
@@ -187,16 +187,17 @@ def build_parser() -> argparse.ArgumentParser:
         p.set_defaults(func=func)
 
     p = sub.add_parser("demo", help="start the warehouse, generate data, run the nightly DAG")
-    p.add_argument("--seed", type=int, default=42)
+    p.add_argument("--seed", type=cliargs.non_negative_int, default=42)
     p.add_argument("--size", default="demo", choices=["tiny", "demo", "peer"])
-    p.add_argument("--dirty", type=float, default=0.01,
+    p.add_argument("--dirty", type=cliargs.fraction, default=0.01,
                    help="share of faulty lines to inject (default 0.01)")
     p.set_defaults(func=_cmd_demo)
 
     p = sub.add_parser("gate", help="run the quality suites of expectations/ (GX)")
     p.add_argument("suites", nargs="*", metavar="SUITE",
                    help="raw, star, marts, volume, after_load, after_dbt or all (default)")
-    p.add_argument("--day", help="the night to check, YYYY-MM-DD (default: last loaded day)")
+    p.add_argument("--day", type=cliargs.day,
+                   help="the night to check, YYYY-MM-DD (default: last loaded day)")
     p.add_argument("--run-id", help="key of the results (default: cli__<day>)")
     p.set_defaults(func=_cmd_gate)
 
@@ -217,21 +218,20 @@ def build_parser() -> argparse.ArgumentParser:
 PASSTHROUGH = {"generate": _cmd_generate, "airflow": _cmd_airflow, "dbt": _cmd_dbt}
 
 
+# Errors a person can act on: their message says what to do, and a traceback would hide it.
+USER_ERRORS: tuple[type[Exception], ...] = (warehouse.WarehouseError, ConfigError)
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    if argv and argv[0] in PASSTHROUGH:
-        args = argparse.Namespace(rest=argv[1:])
-        try:
-            return int(PASSTHROUGH[argv[0]](args) or 0)
-        except warehouse.WarehouseError as exc:
-            print(f"pulse: {exc}", file=sys.stderr)
-            return 2
-    args = build_parser().parse_args(argv)
     try:
+        if argv and argv[0] in PASSTHROUGH:
+            return int(PASSTHROUGH[argv[0]](argparse.Namespace(rest=argv[1:])) or 0)
+        args = build_parser().parse_args(argv)
         return int(args.func(args) or 0)
-    except warehouse.WarehouseError as exc:
+    except USER_ERRORS as exc:
         print(f"pulse: {exc}", file=sys.stderr)
-        return 2
+        return cliargs.EXIT_USAGE
 
 
 if __name__ == "__main__":

@@ -49,6 +49,10 @@ DEFAULT_PORT = 54329
 LOCAL_USER = "pulse"
 
 
+class ConfigError(ValueError):
+    """A setting in the environment is unusable; the message names it and the fix."""
+
+
 def _env(name: str) -> str | None:
     assert name in ENV_VARS, f"{name} must be declared in pulse.config.ENV_VARS"
     value = os.environ.get(name)
@@ -64,18 +68,25 @@ class DbParams:
     dbname: str
 
     @classmethod
-    def from_url(cls, url: str) -> DbParams:
+    def from_url(cls, url: str, name: str = "WAREHOUSE_URL") -> DbParams:
         parts = urlsplit(url)
+        # The URL may hold a password: messages name its shape, never echo it.
         if parts.scheme not in ("postgres", "postgresql", "postgresql+psycopg2"):
-            raise ValueError(
-                f"WAREHOUSE_URL must start with postgresql://, got {parts.scheme!r}://..."
+            raise ConfigError(
+                f"{name} must look like postgresql://user:password@host:port/dbname "
+                f"(it starts with {parts.scheme[:20]!r})" if parts.scheme else
+                f"{name} must look like postgresql://user:password@host:port/dbname"
             )
+        try:
+            port = parts.port
+        except ValueError:
+            raise ConfigError(f"{name} has a port that is not a number in 1-65535") from None
         dbname = unquote(parts.path.lstrip("/"))
         if not dbname:
-            raise ValueError("WAREHOUSE_URL must name a database: postgresql://host:port/DBNAME")
+            raise ConfigError(f"{name} must name a database: postgresql://host:port/DBNAME")
         return cls(
             host=parts.hostname or "127.0.0.1",
-            port=parts.port or 5432,
+            port=port or 5432,
             user=unquote(parts.username or LOCAL_USER),
             password=unquote(parts.password or ""),
             dbname=dbname,
@@ -154,9 +165,17 @@ class Settings:
     def airflow_db(self) -> DbParams:
         explicit = _env("PULSE_AIRFLOW_DB_URL")
         if explicit:
-            return DbParams.from_url(explicit)
+            return DbParams.from_url(explicit, "PULSE_AIRFLOW_DB_URL")
         wh = self.warehouse()
         return wh.with_db(f"{wh.dbname}_airflow")
+
+
+def _port(text: str | None) -> int:
+    if text is None:
+        return DEFAULT_PORT
+    if not text.isdigit() or not 1 <= int(text) <= 65535:
+        raise ConfigError(f"PULSE_WAREHOUSE_PORT must be a port number (1-65535), got {text!r}")
+    return int(text)
 
 
 def settings() -> Settings:
@@ -169,7 +188,7 @@ def settings() -> Settings:
         data_dir=data_dir,
         landing_dir=landing,
         external_url=_env("WAREHOUSE_URL"),
-        local_port=int(_env("PULSE_WAREHOUSE_PORT") or DEFAULT_PORT),
+        local_port=_port(_env("PULSE_WAREHOUSE_PORT")),
         local_db=_env("PULSE_WAREHOUSE_DB") or "pulse",
     )
 

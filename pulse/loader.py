@@ -29,7 +29,7 @@ from typing import Any, BinaryIO
 import orjson
 import psycopg2.errors
 
-from pulse.config import settings
+from pulse.config import ConfigError, settings
 from pulse.contract import Invalid, validate_event
 from pulse.warehouse import connect
 
@@ -438,6 +438,10 @@ def load(
     decides whether that fails the run (the nightly DAG does, after loading the rest).
     """
     landing = landing or settings().landing_dir
+    if not landing.is_dir():
+        # A wrong path would otherwise be a silent "0 files loaded" every night.
+        raise ConfigError(f"the landing folder {landing} does not exist: set PULSE_LANDING_DIR,"
+                          " or write data into it with `pulse generate`")
     report = LoadReport()
     conn = connect()
     try:

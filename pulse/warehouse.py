@@ -237,7 +237,9 @@ def connect(params: DbParams | None = None):
             if settings().uses_local_cluster
             else "Check WAREHOUSE_URL."
         )
+        # One line: libpq's message spans several, and the hint is what to do next.
+        reason = " ".join(str(exc).split())
         raise WarehouseError(
-            f"Cannot connect to the warehouse at {params.host}:{params.port}/{params.dbname}: "
-            f"{str(exc).strip()}\n{hint}"
+            f"cannot connect to the warehouse at {params.host}:{params.port}/{params.dbname} "
+            f"({reason}). {hint}"
         ) from exc

@@ -80,7 +80,7 @@ def counted(evts: dict[str, dict]) -> dict[str, dict]:
     out = {}
     for event_id, obj in evts.items():
         day_start = datetime.combine(event_day(obj), datetime.min.time(), tzinfo=UTC)
-        if datetime.fromisoformat(obj["received_at"]) < day_start + horizon:
+        if datetime.fromisoformat(obj["received_at"]) <= day_start + horizon:
             out[event_id] = obj
     return out
 

@@ -25,9 +25,11 @@
 {%- endmacro %}
 
 {#- True when an event arrived within the lookback: received no later than
-    `late_event_lookback_days` days after the end of its event day. -#}
+    `late_event_lookback_days` days after the end of its event day, that instant included
+    (unit test fct_events_lookback_boundary_is_inclusive). int_events_beyond_lookback is
+    its negation, so every staged event is on exactly one side. -#}
 {% macro pulse_within_lookback(received_at, event_date) -%}
-    {{ received_at }} < ({{ event_date }} + 1 + {{ var('late_event_lookback_days') }})::timestamp at time zone 'UTC'
+    {{ received_at }} <= ({{ event_date }} + 1 + {{ var('late_event_lookback_days') }})::timestamp at time zone 'UTC'
 {%- endmacro %}
 
 {#- The rows of `relation` (a CTE name) that share `keys` with a row written since this

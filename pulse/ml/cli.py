@@ -5,7 +5,9 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-from datetime import date
+import sys
+
+from pulse import cliargs
 
 
 def add_parser(sub) -> None:
@@ -13,15 +15,16 @@ def add_parser(sub) -> None:
     ml = p.add_subparsers(dest="ml_command", required=True, metavar="ML_COMMAND")
 
     t = ml.add_parser("train", help="train on the loaded snapshots and register the model")
-    t.add_argument("--as-of", type=date.fromisoformat,
+    t.add_argument("--as-of", type=cliargs.day,
                    help="train as the night of this day would have (default: last loaded day)")
     for name in ("train-start", "train-end", "validation-start", "validation-end"):
-        t.add_argument(f"--{name}", type=date.fromisoformat,
+        t.add_argument(f"--{name}", type=cliargs.day,
                        help="explicit range bound (give all four, or none)")
-    t.add_argument("--seed", type=int, help="random seed (default: the fixed project seed)")
+    t.add_argument("--seed", type=cliargs.non_negative_int,
+                   help="random seed (default: the fixed project seed)")
 
     s = ml.add_parser("score", help="score every consenting user on a day")
-    s.add_argument("--day", type=date.fromisoformat, required=True)
+    s.add_argument("--day", type=cliargs.day, required=True)
     s.add_argument("--model-version", help="default: the model current on that day")
 
     r = ml.add_parser("report", help="the registry, or one model's validation figures")
@@ -30,6 +33,18 @@ def add_parser(sub) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from pulse.ml.features import MissingSnapshots
+    from pulse.ml.registry import RegistryError
+    from pulse.ml.train import NotEnoughHistory
+
+    try:
+        return _run(args)
+    except (RegistryError, MissingSnapshots, NotEnoughHistory) as exc:
+        print(f"pulse ml {args.ml_command}: {exc}", file=sys.stderr)
+        return 2
+
+
+def _run(args: argparse.Namespace) -> int:
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     if args.ml_command == "train":
         return _train(args)

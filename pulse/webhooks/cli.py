@@ -14,8 +14,8 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from datetime import date
 
+from pulse import cliargs
 from pulse.warehouse import connect
 from pulse.webhooks import endpoints, store
 from pulse.webhooks.endpoints import EndpointError
@@ -40,7 +40,8 @@ def add_parser(sub) -> None:
     add.add_argument("--filter", default="{}",
                      help='JSON the payload must contain, e.g. \'{"risk_band": "high"}\'')
     add.add_argument("--rate-limit", type=float, default=10.0, help="requests per second")
-    add.add_argument("--max-batch", type=int, default=None, help="events per request")
+    add.add_argument("--max-batch", type=cliargs.positive_int, default=None,
+                     help="events per request")
     lst = ep_cmds.add_parser("list", help="list endpoints (never their secrets)")
     lst.add_argument("--tenant")
     for action in ("disable", "enable", "rotate"):
@@ -50,7 +51,7 @@ def add_parser(sub) -> None:
 
     cmds.add_parser("deliver", help="send every batch that is due now")
     fill = cmds.add_parser("fill-outbox", help="queue a day's announcements")
-    fill.add_argument("day", type=date.fromisoformat)
+    fill.add_argument("day", type=cliargs.day)
     rep = cmds.add_parser("replay", help="send a message again, or an endpoint's abandoned ones")
     rep.add_argument("message_id", nargs="?")
     rep.add_argument("--endpoint")

@@ -1,10 +1,21 @@
-{#- The product's features (feature catalog seed) with their usage to date. -#}
+{#- The product's features (feature catalog seed) with their usage to date, plus the
+    unknown member 'uncatalogued' that fct_events maps unlisted feature names to. -#}
 
 with
 
 catalog as (
 
-    select * from {{ ref('feature_catalog') }}
+    select feature_name, category, is_core, description
+    from {{ ref('feature_catalog') }}
+
+    union all
+
+    select
+        'uncatalogued',
+        'uncatalogued',
+        false,
+        'Feature names the feature catalog does not list (see the quality gate''s'
+        || ' uncatalogued_share warning for the names sent)'
 
 ),
 

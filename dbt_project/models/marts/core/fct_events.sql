@@ -59,7 +59,14 @@ enriched as (
         staged.event_at,
         staged.event_date,
         staged.received_at,
-        staged.feature_name,
+        -- A feature the catalog does not list (a tracking-plan typo, a feature shipped
+        -- before the catalog knew it) maps to dim_features' unknown member, as unknown
+        -- event names map to the 'uncatalogued' category: the night still builds, and
+        -- the star suite warns with the names sent (still in properties).
+        case
+            when feature_catalog.feature_name is not null then staged.feature_name
+            when staged.feature_name is not null then 'uncatalogued'
+        end as feature_name,
         coalesce(feature_catalog.is_core, false) as is_core_feature,
         staged.schema_version,
         staged.device_type,
