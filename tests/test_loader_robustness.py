@@ -369,8 +369,8 @@ def test_a_tenant_exported_two_days_after_its_first_events_counts_in_dau(
     start = DAY
     generate(landing, seed=21, tenants=2, users=20, days=4, start=start)
     # ten_fresh's users are active from day 0; its first accounts export lands on day 2
-    template = orjson.loads(gzip.open(next((landing / "accounts").rglob("*.ndjson.gz")))
-                            .readline())
+    with gzip.open(next((landing / "accounts").rglob("*.ndjson.gz"))) as fh:
+        template = orjson.loads(fh.readline())
     for d in range(3):
         day = start + timedelta(days=d)
         _write(landing / f"events/dt={day}/fresh.ndjson.gz",
