@@ -59,11 +59,22 @@ def _copy_json(line: bytes) -> bytes:
 
 # The form collectors send (2026-03-01T10:15:30.123Z): PostgreSQL reads it as it is, so
 # the common case skips parsing in Python; anything else is parsed and re-serialized.
+# The pattern admits only fields in range (no year 0000, month 13, hour 24, minute or
+# second 60, offset of 16 h or more: PostgreSQL refuses the offset, and a COPY that
+# fails on one value fails the whole file); whether day 29-31 exists in its month is
+# checked apart.
 _CANONICAL_TS = re.compile(
+    r"(?!0000)\d{4}-(?:0[1-9]|1[0-2])-(?:[0-2]\d|3[01])T(?:[01]\d|2[0-3]):[0-5]\d:[0-5]\d"
+    r"(?:\.\d{1,6})?(?:Z|[+-](?:0\d|1[0-5]):[0-5]\d)",
+    re.ASCII,
+)
+# The same shape with any digits: a value of this shape the pattern above refused has a
+# field out of range.
+_CANONICAL_SHAPE = re.compile(
     r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d{1,6})?(?:Z|[+-]\d\d:\d\d)", re.ASCII
 )
-# Calendar days already proven real: a night's lines share a handful, so the fast path
-# checks a day once instead of parsing every timestamp.
+# Days 29-31 already proven real: a night's lines share a handful, so the fast path
+# checks such a day once instead of parsing every timestamp.
 _REAL_DAYS: set[str] = set()
 # PostgreSQL refuses a UTC offset of 16 hours or more ("time zone displacement out of range").
 _MAX_OFFSET_SECONDS = 16 * 3600
@@ -71,7 +82,7 @@ _MAX_OFFSET_SECONDS = 16 * 3600
 
 def _real_day(day: str) -> bool:
     try:
-        date.fromisoformat(day)  # year 0000, 2026-02-30 and month 13 raise
+        date.fromisoformat(day)  # 2026-02-30, 2026-04-31 and day 00 raise
     except ValueError:
         return False
     if len(_REAL_DAYS) > 100_000:
@@ -85,14 +96,10 @@ def timestamp(value: Any, name: str) -> str:
     if not isinstance(value, str):
         raise Invalid("wrong_type", f"field {name} must be an ISO 8601 string")
     if len(value) <= 32 and _CANONICAL_TS.fullmatch(value):
-        # The shape is right; each captured field must also be in range. String compares
-        # of two ASCII digits are cheaper than int() and exact.
-        if (
-            value[11:13] < "24" and value[14:16] < "60" and value[17:19] < "60"
-            and (value[-1] == "Z" or (value[-5:-3] < "16" and value[-2:] < "60"))
-            and (value[:10] in _REAL_DAYS or _real_day(value[:10]))
-        ):
+        if "00" < value[8:10] < "29" or value[:10] in _REAL_DAYS or _real_day(value[:10]):
             return value
+        raise Invalid("bad_timestamp", f"field {name} is not a real instant: {value[:40]!r}")
+    if _CANONICAL_SHAPE.fullmatch(value):
         raise Invalid("bad_timestamp", f"field {name} is not a real instant: {value[:40]!r}")
     try:
         parsed = datetime.fromisoformat(value)

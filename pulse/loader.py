@@ -201,7 +201,7 @@ class _FileOutcome:
 
     rejects: list[_Rejected] = field(default_factory=list)
     held: list[tuple[int, tuple[str, str, str, str], str]] = field(default_factory=list)
-    sent: array = field(default_factory=lambda: array("q"))  # file line of each COPY row
+    sent: array = field(default_factory=lambda: array("i"))  # file line of each COPY row
     lines: int = 0
 
 
