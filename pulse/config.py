@@ -30,7 +30,8 @@ ENV_VARS: dict[str, str] = {
     "PULSE_MAX_LINE_BYTES": "longest landing line loaded; longer lines are quarantined as "
     "line_too_long (default: 1048576, 1 MiB)",
     "PULSE_UNKNOWN_TENANT_GRACE_DAYS": "days after an event's day that a line of a tenant in "
-    "no accounts export is held before it is quarantined as unknown_tenant (default: 7)",
+    "no accounts export is held before it is quarantined as unknown_tenant (default: 7; "
+    "0: at once)",
     # Webhook delivery (pulse/webhooks/settings.py reads these)
     "PULSE_WEBHOOK_ALLOW_NETWORKS": "comma-separated CIDRs webhooks may reach although they "
     "are private/loopback (default: none; tests allow 127.0.0.0/8)",

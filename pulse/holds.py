@@ -2,10 +2,11 @@
 
 The billing export lags product events by a day or more, so such a line is held in
 raw.held_events rather than quarantined. The load of an accounts file that lists the
-tenant admits it into raw.events; a line still held `unknown_tenant_grace_days` after its
-event's UTC day (counted against the partition day being loaded) is quarantined for good
-as unknown_tenant. Both run inside the loader's per-file transaction and advisory lock,
-so they happen exactly once, in load order, whoever loads (docs/loading.md).
+tenant admits it into raw.events; a line still held when the partition day being loaded
+is `unknown_tenant_grace_days` or more after its event's UTC day is quarantined for good
+as unknown_tenant (0: at once). Both run inside the loader's per-file transaction and
+advisory lock, so they happen exactly once, in load order, whoever loads
+(docs/loading.md).
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ _INSERT_ADMITTED = """
 insert into raw.events (event_id, tenant_id, event_ts, received_at, batch_id, line_number,
                         payload)
 select event_id, tenant_id, event_ts, received_at, resolved_batch_id, resolved_line_number,
-       line::jsonb
+       payload
 from raw.held_events
 where resolved_batch_id = %(b)s and status = 'admitted'
 """
@@ -42,14 +43,14 @@ _EXPIRE = """
 with gone as (
     update raw.held_events
     set status = 'expired', resolved_batch_id = %(b)s, resolved_at = now()
-    where status = 'held' and (event_ts at time zone 'UTC')::date < %(day)s::date - %(grace)s
+    where status = 'held' and (event_ts at time zone 'UTC')::date <= %(day)s::date - %(grace)s
     returning batch_id, file_path, line_number, tenant_id, event_ts, line
 )
 insert into raw.rejected_events (batch_id, file_path, kind, line_number, reason_code, reason,
                                  tenant_id, line)
 select batch_id, file_path, 'events', line_number, 'unknown_tenant',
-       format('tenant %%s was in no accounts export loaded through %%s, over %%s days after'
-              ' the event''s day %%s (PULSE_UNKNOWN_TENANT_GRACE_DAYS)',
+       format('tenant %%s was in no accounts export loaded through %%s, %%s or more days'
+              ' after the event''s day %%s (PULSE_UNKNOWN_TENANT_GRACE_DAYS)',
               left(tenant_id, 60), %(day)s::date, %(grace)s,
               (event_ts at time zone 'UTC')::date),
        tenant_id, line

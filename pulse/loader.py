@@ -245,13 +245,7 @@ def known_tenants(cur) -> frozenset[str]:
 
 # A file whose COPY PostgreSQL refuses this many times, one line each, is recorded failed.
 MAX_REFUSED_LINES = 20
-_COPY_LINE = re.compile(r"COPY \w+, line (\d+)")
-
-
-def _refused_row(exc: psycopg2.Error) -> int | None:
-    """The COPY row (1-based) PostgreSQL refused, from the error's context."""
-    found = _COPY_LINE.search(getattr(exc.diag, "context", None) or "")
-    return int(found.group(1)) if found else None
+_COPY_LINE = re.compile(r"COPY (\w+), line (\d+)")
 
 
 def _copy_file(cur, lf: LandingFile, ctx: LineCtx, out: _FileOutcome) -> None:
@@ -263,12 +257,27 @@ def _copy_file(cur, lf: LandingFile, ctx: LineCtx, out: _FileOutcome) -> None:
             if stream.error is not None:
                 raise stream.error from None
             raise
+    if out.held:
+        # In the same attempt as the rows: jsonb must accept a held line now, or its
+        # admission would fail an accounts file some later night.
+        _write_held(cur, lf, ctx.batch_id, out.held)
+
+
+def _refused_line(exc: psycopg2.Error, out: _FileOutcome) -> int | None:
+    """The file line of the row PostgreSQL refused, from the error's context
+    ("COPY events, line 5, column ...")."""
+    found = _COPY_LINE.search(getattr(exc.diag, "context", None) or "")
+    if not found:
+        return None
+    table, row = found.group(1), int(found.group(2))
+    lines = [n for n, _, _ in out.held] if table == "held_events" else out.sent
+    return lines[row - 1] if 0 < row <= len(lines) else None
 
 
 def _copy_lines(cur, lf: LandingFile, ctx: LineCtx) -> _FileOutcome:
-    """COPY the file's rows. Should PostgreSQL still refuse a row the line checks let
-    through, that one line is quarantined with PostgreSQL's message and the file copied
-    again (inside the same transaction), rather than the whole file failing."""
+    """COPY the file's rows (and held lines). Should PostgreSQL still refuse a row the
+    line checks let through, that one line is quarantined with PostgreSQL's message and
+    the file copied again (inside the same transaction), rather than the file failing."""
     for _attempt in range(MAX_REFUSED_LINES + 1):
         out = _FileOutcome()
         cur.execute("savepoint file_copy")
@@ -276,12 +285,11 @@ def _copy_lines(cur, lf: LandingFile, ctx: LineCtx) -> _FileOutcome:
             _copy_file(cur, lf, ctx, out)
             return out
         except psycopg2.DataError as exc:
-            row = _refused_row(exc)
-            if row is None or row > len(out.sent) or len(ctx.refused) >= MAX_REFUSED_LINES:
+            line_no = _refused_line(exc, out)
+            if line_no is None or len(ctx.refused) >= MAX_REFUSED_LINES:
                 raise
             cur.execute("rollback to savepoint file_copy")
-            ctx.refused[out.sent[row - 1]] = (
-                f"PostgreSQL refused the line: {exc.diag.message_primary}")
+            ctx.refused[line_no] = f"PostgreSQL refused the line: {exc.diag.message_primary}"
     raise AssertionError("unreachable")  # pragma: no cover
 
 
@@ -305,12 +313,13 @@ def _write_held(cur, lf: LandingFile, batch_id: int,
                 held: list[tuple[int, tuple[str, str, str, str], str]]) -> None:
     buf = io.StringIO()
     for line_no, (event_id, tenant, event_ts, received_at), line in held:
+        text = copy_text(line)
         buf.write(f"{batch_id}\t{copy_text(lf.rel)}\t{line_no}\t{copy_text(event_id)}\t"
-                  f"{copy_text(tenant)}\t{event_ts}\t{received_at}\t{copy_text(line)}\n")
+                  f"{copy_text(tenant)}\t{event_ts}\t{received_at}\t{text}\t{text}\n")
     buf.seek(0)
     cur.copy_expert(
         "copy raw.held_events (batch_id, file_path, line_number, event_id, tenant_id,"
-        " event_ts, received_at, line) from stdin",
+        " event_ts, received_at, line, payload) from stdin",
         buf,
     )
 
@@ -349,8 +358,6 @@ def load_file(conn, lf: LandingFile) -> FileResult:
         out = _copy_lines(cur, lf, ctx)
         if out.rejects:
             _write_rejects(cur, lf, batch_id, out.rejects)
-        if out.held:
-            _write_held(cur, lf, batch_id, out.held)
         loaded = len(out.sent)
         cur.execute(
             "update raw.load_ledger set status = 'loaded', line_count = %s, rows_loaded = %s,"

@@ -135,8 +135,10 @@ def test_a_file_postgres_still_refuses_fails_alone_and_the_run_says_which(
     # 1e-20000 is JSON a double reads as 0.0, but beyond PostgreSQL's numeric: COPY
     # refuses it. One such line is quarantined with PostgreSQL's message ...
     underflow = b', "tiny": 1e-20000}'
+    # (a line to be held is checked too: its admission must not fail a later night)
     _write(landing / f"events/dt={DAY}/one-refused.ndjson.gz",
-           [_event(1), _event(2)[:-1] + underflow, _event(3)])
+           [_event(1), _event(2)[:-1] + underflow, _event(3),
+            _event(5, tenant_id="ten_new")[:-1] + underflow, _event(6, tenant_id="ten_new")])
     # ... a file of more such lines than the loader retries is recorded failed ...
     broken = landing / f"events/dt={DAY}/many-refused.ndjson.gz"
     _write(broken, [_event(100 + n)[:-1] + underflow
@@ -152,8 +154,9 @@ def test_a_file_postgres_still_refuses_fails_alone_and_the_run_says_which(
                           (rel,))[0]
     assert status == "failed" and "value overflows numeric format" in error
     assert sorted(r[0] for r in query("select event_id from raw.events")) == ["e-1", "e-3", "e-4"]
-    assert query("select line_number, reason_code from raw.rejected_events") == [
-        (2, "rejected_by_postgres")]
+    assert query("select line_number, reason_code from raw.rejected_events order by 1") == [
+        (2, "rejected_by_postgres"), (4, "rejected_by_postgres")]
+    assert query("select line_number, status from raw.held_events") == [(5, "held")]
     assert _ledger_adds_up() == []
     # the failed file is retried by the next run, and fails again the same way
     again = pulse_cli("load", env={"PULSE_LANDING_DIR": str(landing)}, check=False)
@@ -415,8 +418,8 @@ def test_a_held_line_is_quarantined_for_good_after_the_grace_days(clean_warehous
         loader.load(landing, through=day)
         expired = scalar("select count(*) from raw.rejected_events"
                          " where reason_code = 'unknown_tenant'")
-        # held through day 1 + 2; quarantined when day 3 is loaded
-        assert expired == (1 if d >= 3 else 0), day
+        # held while days 0 and 1 load; quarantined when day 2 (0 + 2 grace days) loads
+        assert expired == (1 if d >= 2 else 0), day
     # an export listing the tenant later admits nothing: the line is quarantined for good
     _accounts(landing, DAY + timedelta(days=4), ["ten_gone"], name="gone")
     loader.load(landing)

@@ -23,6 +23,7 @@ create table raw.held_events (
     event_ts              timestamptz not null,
     received_at           timestamptz not null,
     line                  text        not null,   -- the valid JSON line, as sent
+    payload               jsonb       not null,   -- the same line, as raw.events will hold it
     held_at               timestamptz not null default now(),
     status                text        not null default 'held'
                           check (status in ('held', 'admitted', 'expired')),
