@@ -117,11 +117,12 @@ def _bare_copy(landing: Path) -> tuple[int, float]:
 
 
 def _valid_line_numbers(files: list[Path]) -> dict[Path, set[int]]:
-    """Which lines the loader accepts, read back from its own quarantine so the baseline
-    copies exactly the rows the loader loaded (computed before timing either side)."""
+    """Which lines the loader accepts, read back from its own quarantine and holds so the
+    baseline copies exactly the rows the loader loaded (computed before timing either side)."""
     conn = warehouse.connect()
     with conn, conn.cursor() as cur:
-        cur.execute("select file_path, line_number from raw.rejected_events")
+        cur.execute("select file_path, line_number from raw.rejected_events union"
+                    " select file_path, line_number from raw.held_events")
         rejected: dict[str, set[int]] = {}
         for rel, n in cur.fetchall():
             rejected.setdefault(rel, set()).add(n)

@@ -26,6 +26,12 @@ ENV_VARS: dict[str, str] = {
     "PULSE_AIRFLOW_DB_URL": "Airflow's metadata database (default: database "
     "<warehouse db>_airflow on the warehouse's server)",
     "PULSE_DBT_TARGET": "dbt target from dbt_project/profiles.yml (default: pulse)",
+    # The loader (pulse/loader.py reads these through settings())
+    "PULSE_MAX_LINE_BYTES": "longest landing line loaded; longer lines are quarantined as "
+    "line_too_long (default: 1048576, 1 MiB)",
+    "PULSE_UNKNOWN_TENANT_GRACE_DAYS": "days after an event's day that a line of a tenant in "
+    "no accounts export is held before it is quarantined as unknown_tenant (default: 7; "
+    "0: at once)",
     # Webhook delivery (pulse/webhooks/settings.py reads these)
     "PULSE_WEBHOOK_ALLOW_NETWORKS": "comma-separated CIDRs webhooks may reach although they "
     "are private/loopback (default: none; tests allow 127.0.0.0/8)",
@@ -128,6 +134,8 @@ class Settings:
     external_url: str | None
     local_port: int
     local_db: str
+    max_line_bytes: int = 1 << 20
+    unknown_tenant_grace_days: int = 7
 
     @property
     def uses_local_cluster(self) -> bool:
@@ -178,6 +186,19 @@ def _port(text: str | None) -> int:
     return int(text)
 
 
+def _int_env(name: str, default: int, minimum: int) -> int:
+    raw = _env(name)
+    if raw is None:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        value = minimum - 1
+    if value < minimum:
+        raise ConfigError(f"{name} must be a whole number >= {minimum}, got {raw!r}")
+    return value
+
+
 def settings() -> Settings:
     """Read the environment now (not at import), so tests and the CLI can change it."""
     home = Path(_env("PULSE_HOME") or REPO_ROOT / ".pulse").resolve()
@@ -190,6 +211,8 @@ def settings() -> Settings:
         external_url=_env("WAREHOUSE_URL"),
         local_port=_port(_env("PULSE_WAREHOUSE_PORT")),
         local_db=_env("PULSE_WAREHOUSE_DB") or "pulse",
+        max_line_bytes=_int_env("PULSE_MAX_LINE_BYTES", 1 << 20, 64),
+        unknown_tenant_grace_days=_int_env("PULSE_UNKNOWN_TENANT_GRACE_DAYS", 7, 0),
     )
 
 

@@ -3,7 +3,10 @@
 Each file is streamed through PostgreSQL's COPY in one transaction together with its
 ledger row and its quarantined lines: either the whole file is in, or none of it. Valid
 lines go to raw.events (or raw.accounts); every other line goes to raw.rejected_events
-with a reason, so one bad line never fails its file and nothing is dropped silently.
+with a reason, so one bad line never fails its file and nothing is dropped silently;
+valid events of a tenant no accounts export has listed yet wait in raw.held_events
+(pulse.holds). The ledger row counts every line in exactly one of these.
+How a line is judged is pulse.lines.classify; docs/loading.md states the rules.
 A file already in the ledger with the same bytes is skipped; a file whose bytes changed
 under the same name is refused.
 
@@ -19,18 +22,29 @@ import hashlib
 import io
 import re
 import zlib
+from array import array
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any
 
-import orjson
 import psycopg2.errors
 
+from pulse import holds
 from pulse.config import ConfigError, settings
-from pulse.contract import Invalid, validate_event
+from pulse.lines import (
+    ROW_BUILDERS,
+    Held,
+    Invalid,
+    LineCtx,
+    LongLine,
+    classify,
+    copy_text,
+    split_lines,
+    tenant_of,
+)
 from pulse.warehouse import connect
 
 KINDS = ("accounts", "events")  # accounts first: events are checked against known tenants
@@ -61,6 +75,10 @@ class FileResult:
     rows_rejected: int = 0
     rejected_by_reason: Counter[str] = field(default_factory=Counter)
     message: str = ""
+    rows_held: int = 0  # lines of this file waiting for their tenant's accounts export
+    admitted: int = 0  # held lines (of any file) this accounts file admitted
+    expired: int = 0  # held lines (of any file) quarantined as unknown_tenant at this load
+    lines: int = 0
 
 
 @dataclass
@@ -79,6 +97,14 @@ class LoadReport:
         return sum(f.rows_rejected for f in self.files)
 
     @property
+    def rows_held(self) -> int:
+        return sum(f.rows_held for f in self.files)
+
+    @property
+    def admitted(self) -> int:
+        return sum(f.admitted for f in self.files)
+
+    @property
     def rejected_by_reason(self) -> Counter[str]:
         total: Counter[str] = Counter()
         for f in self.files:
@@ -95,6 +121,8 @@ class LoadReport:
             f"{self.count('loaded')} files loaded, {self.count('skipped')} already loaded, "
             f"{len(self.problems)} refused or failed; {self.rows_loaded} rows loaded, "
             f"{self.rows_rejected} quarantined" + (f" ({reasons})" if reasons else "")
+            + (f"; {self.rows_held} held for an unknown tenant" if self.rows_held else "")
+            + (f"; {self.admitted} held lines admitted" if self.admitted else "")
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -105,6 +133,8 @@ class LoadReport:
             "rows_loaded": self.rows_loaded,
             "rows_rejected": self.rows_rejected,
             "rejected_by_reason": dict(self.rejected_by_reason),
+            "rows_held": self.rows_held,
+            "rows_admitted": self.admitted,
             # The quality gate checks exactly what this run loaded.
             "batch_ids": [f.batch_id for f in self.files
                           if f.status == "loaded" and f.batch_id is not None],
@@ -124,129 +154,6 @@ def discover(landing: Path, through: date | None = None) -> list[LandingFile]:
                 found.append(LandingFile(path, path.relative_to(landing).as_posix(), kind, day))
     found.sort(key=lambda f: (f.partition_date, KINDS.index(f.kind), f.rel))
     return found
-
-
-# --- line validation -------------------------------------------------------------------
-
-def _copy_text(value: str) -> str:
-    """Escape a value for COPY's text format."""
-    if "\\" in value or "\t" in value or "\n" in value or "\r" in value:
-        value = (
-            value.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n")
-            .replace("\r", "\\r")
-        )
-    return value
-
-
-def _copy_json(line: bytes) -> bytes:
-    # A valid JSON line has no raw newline; tabs and CRs are legal JSON whitespace.
-    if b"\\" in line:
-        line = line.replace(b"\\", b"\\\\")
-    if b"\t" in line:
-        line = line.replace(b"\t", b"\\t")
-    if b"\r" in line:
-        line = line.replace(b"\r", b"\\r")
-    return line
-
-
-# The form collectors send (2026-03-01T10:15:30.123Z): PostgreSQL reads it as it is, so
-# the common case skips parsing in Python; anything else is parsed and re-serialized.
-_CANONICAL_TS = re.compile(rb"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d{1,6})?(?:Z|[+-]\d\d:\d\d)")
-
-
-def _timestamp(value: Any, name: str) -> str:
-    if not isinstance(value, str):
-        raise Invalid("wrong_type", f"field {name} must be an ISO 8601 string")
-    if len(value) <= 32 and _CANONICAL_TS.fullmatch(value.encode()):
-        return value
-    try:
-        parsed = datetime.fromisoformat(value)
-    except ValueError:
-        raise Invalid("bad_timestamp", f"field {name} is not ISO 8601: {value[:40]!r}") from None
-    if parsed.tzinfo is None:
-        raise Invalid("bad_timestamp", f"field {name} has no UTC offset: {value[:40]!r}")
-    # Re-serialized, so PostgreSQL never sees a form Python accepted and it would not.
-    return parsed.isoformat()
-
-
-def _parse(line: bytes) -> Any:
-    if b"\\u0000" in line:
-        # JSONB cannot hold NUL characters; better quarantined than failing the file.
-        raise Invalid("unsupported_character", "the line contains a \\u0000 character")
-    try:
-        return orjson.loads(line)
-    except orjson.JSONDecodeError as exc:
-        code = "invalid_utf8" if "UTF-8" in str(exc) else "malformed_json"
-        raise Invalid(code, f"not valid JSON: {exc}") from None
-
-
-@dataclass(frozen=True)
-class _Ctx:
-    batch_id: int
-    tenants: frozenset[str]
-    loaded_at: str  # stands in for received_at when the collector did not stamp one
-
-
-def _event_row(line: bytes, line_no: int, ctx: _Ctx) -> bytes:
-    obj = _parse(line)
-    validate_event(obj)
-    event_ts = _timestamp(obj["timestamp"], "timestamp")
-    received = obj.get("received_at")
-    received_at = _timestamp(received, "received_at") if received is not None else ctx.loaded_at
-    tenant = obj["tenant_id"]
-    if tenant not in ctx.tenants:
-        raise Invalid("unknown_tenant", f"tenant {tenant[:60]!r} is not in any accounts export")
-    head = (
-        f"{_copy_text(obj['event_id'])}\t{_copy_text(tenant)}\t{event_ts}\t{received_at}\t"
-        f"{ctx.batch_id}\t{line_no}\t"
-    )
-    return head.encode() + _copy_json(line) + b"\n"
-
-
-_ACCOUNT_FIELDS: dict[str, tuple[type, ...]] = {
-    "export_date": (str,),
-    "tenant_id": (str,),
-    "plan": (str,),
-    "status": (str,),
-    "seats": (int,),
-    "mrr": (int, float),
-}
-
-
-def _account_row(line: bytes, line_no: int, ctx: _Ctx) -> bytes:
-    obj = _parse(line)
-    if not isinstance(obj, dict):
-        raise Invalid("not_an_object", "a line must hold a JSON object")
-    for name, types in _ACCOUNT_FIELDS.items():
-        value = obj.get(name)
-        if value is None:
-            raise Invalid("missing_field", f"required field {name} is missing")
-        if not isinstance(value, types) or isinstance(value, bool):
-            raise Invalid("wrong_type", f"field {name} has type {type(value).__name__}")
-    try:
-        export_date = date.fromisoformat(obj["export_date"])
-    except ValueError:
-        raise Invalid("bad_timestamp", "export_date is not YYYY-MM-DD") from None
-    return b"%s\t%s\t%d\t%d\t%s\n" % (
-        export_date.isoformat().encode(),
-        _copy_text(obj["tenant_id"]).encode(),
-        ctx.batch_id,
-        line_no,
-        _copy_json(line),
-    )
-
-
-ROW_BUILDERS: dict[str, tuple[str, Callable[[bytes, int, _Ctx], bytes]]] = {
-    "events": (
-        "copy raw.events (event_id, tenant_id, event_ts, received_at, batch_id, line_number,"
-        " payload) from stdin",
-        _event_row,
-    ),
-    "accounts": (
-        "copy raw.accounts (export_date, tenant_id, batch_id, line_number, payload) from stdin",
-        _account_row,
-    ),
-}
 
 
 class _ChunkReader(io.RawIOBase):
@@ -288,48 +195,35 @@ class _Rejected:
     line: str
 
 
-def _tenant_of(line: bytes) -> str | None:
-    try:
-        obj = orjson.loads(line)
-    except orjson.JSONDecodeError:
-        return None
-    tenant = obj.get("tenant_id") if isinstance(obj, dict) else None
-    return tenant if isinstance(tenant, str) else None
+@dataclass
+class _FileOutcome:
+    """What one COPY attempt made of a file's lines, filled as the lines stream past."""
+
+    rejects: list[_Rejected] = field(default_factory=list)
+    held: list[tuple[int, tuple[str, str, str, str], str]] = field(default_factory=list)
+    sent: array = field(default_factory=lambda: array("i"))  # file line of each COPY row
+    lines: int = 0
 
 
-def _lines(stream: BinaryIO, block: int = 1 << 22) -> Iterator[bytes]:
-    """Lines without their line ends, read in large blocks: iterating a gzip file line by
-    line costs more than validating the line."""
-    rest = b""
-    while data := stream.read(block):
-        parts = (rest + data).split(b"\n")
-        rest = parts.pop()
-        yield from parts
-    if rest:
-        yield rest
-
-
-def _rows(
-    lines: Iterable[bytes], kind: str, ctx: _Ctx, rejects: list[_Rejected], counts: Counter[str]
-) -> Iterator[bytes]:
+def _rows(lines: Iterable[bytes], kind: str, ctx: LineCtx, out: _FileOutcome) -> Iterator[bytes]:
     build = ROW_BUILDERS[kind][1]
     chunk: list[bytes] = []
-    loaded = 0
+    sent = out.sent
+    line_no = 0
     for line_no, raw_line in enumerate(lines, start=1):
-        line = raw_line[:-1] if raw_line.endswith(b"\r") else raw_line
-        if not line or line.isspace():
-            continue  # blank lines carry nothing; not worth a quarantine row
         try:
-            chunk.append(build(line, line_no, ctx))
-            loaded += 1
+            chunk.append(classify(build, raw_line, line_no, ctx))
+            sent.append(line_no)
         except Invalid as exc:
-            text = line.decode("utf-8", "replace").replace("\x00", "\ufffd")
-            rejects.append(_Rejected(line_no, exc.reason_code, exc.detail, _tenant_of(line), text))
+            text = raw_line.decode("utf-8", "replace").replace("\x00", "\ufffd")
+            tenant = None if raw_line.__class__ is LongLine else tenant_of(raw_line)
+            out.rejects.append(_Rejected(line_no, exc.reason_code, exc.detail, tenant, text))
+        except Held as held:
+            out.held.append((line_no, held.row, raw_line.rstrip(b"\r").decode()))
         if len(chunk) >= COPY_CHUNK_LINES:
-            counts["loaded"] = loaded
             yield b"".join(chunk)
             chunk = []
-    counts["loaded"] = loaded
+    out.lines = line_no
     if chunk:
         yield b"".join(chunk)
 
@@ -344,14 +238,98 @@ def _sha256(path: Path) -> tuple[str, int]:
     return digest.hexdigest(), size
 
 
-def known_tenants(cur) -> set[str]:
+def known_tenants(cur) -> frozenset[str]:
     cur.execute("select distinct tenant_id from raw.accounts")
-    return {row[0] for row in cur.fetchall()}
+    return frozenset(row[0] for row in cur.fetchall())
 
 
-def load_file(conn, lf: LandingFile, tenants: set[str]) -> FileResult:
+# A file whose COPY PostgreSQL refuses this many times, one line each, is recorded failed.
+MAX_REFUSED_LINES = 20
+_COPY_LINE = re.compile(r"COPY (\w+), line (\d+)")
+
+
+def _copy_file(cur, lf: LandingFile, ctx: LineCtx, out: _FileOutcome) -> None:
+    with gzip.open(lf.path, "rb") as raw:
+        stream = _ChunkReader(_rows(split_lines(raw, ctx.max_line_bytes), lf.kind, ctx, out))
+        try:
+            cur.copy_expert(ROW_BUILDERS[lf.kind][0], stream, size=1 << 18)
+        except psycopg2.errors.QueryCanceled:
+            if stream.error is not None:
+                raise stream.error from None
+            raise
+    if out.held:
+        # In the same attempt as the rows: jsonb must accept a held line now, or its
+        # admission would fail an accounts file some later night.
+        _write_held(cur, lf, ctx.batch_id, out.held)
+
+
+def _refused_line(exc: psycopg2.Error, out: _FileOutcome) -> int | None:
+    """The file line of the row PostgreSQL refused, from the error's context
+    ("COPY events, line 5, column ...")."""
+    found = _COPY_LINE.search(getattr(exc.diag, "context", None) or "")
+    if not found:
+        return None
+    table, row = found.group(1), int(found.group(2))
+    lines = [n for n, _, _ in out.held] if table == "held_events" else out.sent
+    return lines[row - 1] if 0 < row <= len(lines) else None
+
+
+def _copy_lines(cur, lf: LandingFile, ctx: LineCtx) -> _FileOutcome:
+    """COPY the file's rows (and held lines). Should PostgreSQL still refuse a row the
+    line checks let through, that one line is quarantined with PostgreSQL's message and
+    the file copied again (inside the same transaction), rather than the file failing."""
+    for _attempt in range(MAX_REFUSED_LINES + 1):
+        out = _FileOutcome()
+        cur.execute("savepoint file_copy")
+        try:
+            _copy_file(cur, lf, ctx, out)
+            return out
+        except psycopg2.DataError as exc:
+            line_no = _refused_line(exc, out)
+            if line_no is None or len(ctx.refused) >= MAX_REFUSED_LINES:
+                raise
+            cur.execute("rollback to savepoint file_copy")
+            ctx.refused[line_no] = f"PostgreSQL refused the line: {exc.diag.message_primary}"
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _write_rejects(cur, lf: LandingFile, batch_id: int, rejects: list[_Rejected]) -> None:
+    buf = io.StringIO()
+    for r in rejects:
+        buf.write("\t".join([
+            str(batch_id), copy_text(lf.rel), lf.kind, str(r.line_number), r.reason_code,
+            copy_text(r.reason), copy_text(r.tenant_id) if r.tenant_id is not None else r"\N",
+            copy_text(r.line),
+        ]) + "\n")
+    buf.seek(0)
+    cur.copy_expert(
+        "copy raw.rejected_events (batch_id, file_path, kind, line_number, reason_code,"
+        " reason, tenant_id, line) from stdin",
+        buf,
+    )
+
+
+def _write_held(cur, lf: LandingFile, batch_id: int,
+                held: list[tuple[int, tuple[str, str, str, str], str]]) -> None:
+    buf = io.StringIO()
+    for line_no, (event_id, tenant, event_ts, received_at), line in held:
+        text = copy_text(line)
+        buf.write(f"{batch_id}\t{copy_text(lf.rel)}\t{line_no}\t{copy_text(event_id)}\t"
+                  f"{copy_text(tenant)}\t{event_ts}\t{received_at}\t{text}\t{text}\n")
+    buf.seek(0)
+    cur.copy_expert(
+        "copy raw.held_events (batch_id, file_path, line_number, event_id, tenant_id,"
+        " event_ts, received_at, line, payload) from stdin",
+        buf,
+    )
+
+
+def load_file(conn, lf: LandingFile) -> FileResult:
     sha, size = _sha256(lf.path)
+    limits = settings()
     with conn, conn.cursor() as cur:
+        # Everything below, known tenants included, is read and written under one lock:
+        # concurrent loaders then act exactly as one would (docs/loading.md).
         cur.execute("select pg_advisory_xact_lock(%s)", (LOCK_KEY,))
         cur.execute(
             "select sha256, status, batch_id from raw.load_ledger where file_path = %s",
@@ -374,49 +352,33 @@ def load_file(conn, lf: LandingFile, tenants: set[str]) -> FileResult:
             (lf.rel, lf.kind, lf.partition_date, sha, size),
         )
         batch_id = cur.fetchone()[0]
+        tenants = known_tenants(cur)
         cur.execute("select now()")
-        ctx = _Ctx(batch_id, frozenset(tenants), cur.fetchone()[0].isoformat())
-        rejects: list[_Rejected] = []
-        counts: Counter[str] = Counter()
-        with gzip.open(lf.path, "rb") as raw:
-            stream = _ChunkReader(_rows(_lines(raw), lf.kind, ctx, rejects, counts))
-            try:
-                cur.copy_expert(ROW_BUILDERS[lf.kind][0], stream, size=1 << 18)
-            except psycopg2.errors.QueryCanceled:
-                if stream.error is not None:
-                    raise stream.error from None
-                raise
-        if rejects:
-            buf = io.StringIO()
-            for r in rejects:
-                buf.write(
-                    "\t".join(
-                        [str(batch_id), _copy_text(lf.rel), lf.kind, str(r.line_number),
-                         r.reason_code, _copy_text(r.reason),
-                         _copy_text(r.tenant_id) if r.tenant_id is not None else r"\N",
-                         _copy_text(r.line)]
-                    ) + "\n"
-                )
-            buf.seek(0)
-            cur.copy_expert(
-                "copy raw.rejected_events (batch_id, file_path, kind, line_number, reason_code,"
-                " reason, tenant_id, line) from stdin",
-                buf,
-            )
+        ctx = LineCtx(batch_id, tenants, cur.fetchone()[0].isoformat(), limits.max_line_bytes)
+        out = _copy_lines(cur, lf, ctx)
+        if out.rejects:
+            _write_rejects(cur, lf, batch_id, out.rejects)
+        loaded = len(out.sent)
         cur.execute(
-            "update raw.load_ledger set status = 'loaded', rows_loaded = %s, rows_rejected = %s,"
-            " finished_at = clock_timestamp() where batch_id = %s",
-            (counts["loaded"], len(rejects), batch_id),
+            "update raw.load_ledger set status = 'loaded', line_count = %s, rows_loaded = %s,"
+            " rows_rejected = %s, rows_held = %s, finished_at = clock_timestamp()"
+            " where batch_id = %s",
+            (out.lines, loaded, len(out.rejects), len(out.held), batch_id),
         )
+        admitted = holds.admit(cur, batch_id) if lf.kind == "accounts" else 0
+        expired = holds.expire(cur, batch_id, lf.partition_date,
+                               limits.unknown_tenant_grace_days)
     return FileResult(
-        lf, "loaded", batch_id, counts["loaded"], len(rejects),
-        Counter(r.reason_code for r in rejects),
+        lf, "loaded", batch_id, loaded, len(out.rejects),
+        Counter(r.reason_code for r in out.rejects), rows_held=len(out.held),
+        admitted=admitted, expired=expired, lines=out.lines,
     )
 
 
 def _record_failure(conn, lf: LandingFile, message: str) -> None:
     sha, size = _sha256(lf.path)
     with conn, conn.cursor() as cur:
+        cur.execute("select pg_advisory_xact_lock(%s)", (LOCK_KEY,))
         cur.execute(
             "insert into raw.load_ledger (file_path, kind, partition_date, sha256, bytes, status,"
             " error, finished_at) values (%s, %s, %s, %s, %s, 'failed', %s, clock_timestamp())"
@@ -427,6 +389,12 @@ def _record_failure(conn, lf: LandingFile, message: str) -> None:
         )
 
 
+def _postgres_message(exc: psycopg2.Error) -> str:
+    primary = exc.diag.message_primary or str(exc).strip()
+    context = exc.diag.context
+    return primary + (f" ({context.splitlines()[0][:200]})" if context else "")
+
+
 def load(
     landing: Path | None = None,
     through: date | None = None,
@@ -434,8 +402,9 @@ def load(
 ) -> LoadReport:
     """Load every landing file up to `through` (inclusive) that is not yet in the ledger.
 
-    A refused or unreadable file is reported and the others still load; the caller
-    decides whether that fails the run (the nightly DAG does, after loading the rest).
+    A refused, unreadable or PostgreSQL-rejected file is reported and recorded, and the
+    others still load; the caller decides whether that fails the run (the CLI and the
+    nightly DAG do, after loading the rest).
     """
     landing = landing or settings().landing_dir
     if not landing.is_dir():
@@ -445,11 +414,9 @@ def load(
     report = LoadReport()
     conn = connect()
     try:
-        with conn, conn.cursor() as cur:
-            tenants = known_tenants(cur)
         for lf in discover(landing, through):
             try:
-                result = load_file(conn, lf, tenants)
+                result = load_file(conn, lf)
             except ChangedFileError as exc:
                 result = FileResult(lf, "refused", message=str(exc))
             except (OSError, EOFError, zlib.error) as exc:
@@ -458,9 +425,15 @@ def load(
                 message = f"cannot read {lf.rel}: {exc}. Re-land the file; it will be retried."
                 _record_failure(conn, lf, message)
                 result = FileResult(lf, "failed", message=message)
-            if result.status == "loaded" and lf.kind == "accounts":
-                with conn, conn.cursor() as cur:
-                    tenants = known_tenants(cur)
+            except psycopg2.Error as exc:
+                if conn.closed or isinstance(exc, (psycopg2.OperationalError,
+                                                   psycopg2.InterfaceError)):
+                    raise  # the warehouse itself is gone: nothing to record it in
+                # The file's transaction was rolled back: nothing of it is kept.
+                message = (f"PostgreSQL refused {lf.rel}: {_postgres_message(exc)}. Fix or "
+                           "re-land the file; it will be retried.")
+                _record_failure(conn, lf, message)
+                result = FileResult(lf, "failed", message=message)
             report.files.append(result)
             if progress:
                 progress(result)

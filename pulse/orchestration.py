@@ -66,8 +66,9 @@ def load_landing(through: date) -> dict[str, Any]:
 
     def progress(result: loader.FileResult) -> None:
         if result.status == "loaded":
-            log.info("%s: %d rows, %d quarantined %s", result.file.rel, result.rows_loaded,
-                     result.rows_rejected, dict(result.rejected_by_reason) or "")
+            log.info("%s: %d rows, %d quarantined %s, %d held, %d admitted", result.file.rel,
+                     result.rows_loaded, result.rows_rejected,
+                     dict(result.rejected_by_reason) or "", result.rows_held, result.admitted)
         elif result.status != "skipped":
             log.error("%s: %s", result.file.rel, result.message)
 

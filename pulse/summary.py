@@ -77,6 +77,12 @@ def collect() -> WarehouseSummary:
                     "select reason_code, count(*) from raw.rejected_events group by 1"
                 )
                 reasons = dict(cur.fetchall())
+            if rows.get("raw.held_events") is not None:
+                # Not quarantined, but not loaded as they arrived either (docs/loading.md).
+                cur.execute("select status, count(*) from raw.held_events"
+                            " where status <> 'expired' group by 1")
+                reasons.update({f"{status}_unknown_tenant (raw.held_events)": n
+                                for status, n in cur.fetchall()})
             last = None
             if rows.get("raw.load_ledger") is not None:
                 cur.execute(

@@ -390,7 +390,9 @@ def record(result: SuiteResult) -> None:
 
 
 def record_quarantine_report(run_id: str, scope: Scope) -> int:
-    """Rejected lines of the batches in scope, by batch, reason and tenant."""
+    """Lines not loaded as they arrived, of the batches in scope, by batch, reason and
+    tenant: quarantined lines, and lines of unknown tenants held, admitted tonight or
+    quarantined tonight once their grace period ended (docs/loading.md)."""
     conn = warehouse.connect()
     try:
         with conn, conn.cursor() as cur:
@@ -398,11 +400,26 @@ def record_quarantine_report(run_id: str, scope: Scope) -> int:
             cur.execute(
                 "insert into quality.quarantine_report (run_id, data_day, batch_id, file_path,"
                 " reason_code, tenant_id, rejected_lines)"
-                " select %s, %s, batch_id, file_path, reason_code,"
-                "        coalesce(tenant_id, '(unreadable)'), count(*)"
-                " from raw.rejected_events where batch_id = any(%s)"
-                " group by batch_id, file_path, reason_code, coalesce(tenant_id, '(unreadable)')",
-                (run_id, scope.day, list(scope.batches)))
+                " select %(run)s, %(day)s, batch_id, file_path, reason_code, tenant_id, count(*)"
+                " from ("
+                "   select batch_id, file_path, reason_code,"
+                "          coalesce(tenant_id, '(unreadable)') as tenant_id"
+                "   from raw.rejected_events where batch_id = any(%(batches)s)"
+                "   union all"
+                "   select batch_id, file_path,"
+                "          case status when 'held' then 'held_unknown_tenant'"
+                "                      when 'admitted' then 'admitted_unknown_tenant'"
+                "                      else 'unknown_tenant' end,"
+                "          tenant_id"
+                "   from raw.held_events"
+                "   where (status = 'held' and batch_id = any(%(batches)s))"
+                "      or (status = 'admitted' and resolved_batch_id = any(%(batches)s))"
+                # expired from an earlier night's file: not in that night's rejected lines
+                "      or (status = 'expired' and resolved_batch_id = any(%(batches)s)"
+                "          and not batch_id = any(%(batches)s))"
+                " ) as lines"
+                " group by batch_id, file_path, reason_code, tenant_id",
+                {"run": run_id, "day": scope.day, "batches": list(scope.batches)})
             return cur.rowcount
     finally:
         conn.close()
