@@ -103,7 +103,6 @@ def warehouse_db():
 
 
 @pytest.fixture(scope="session")
-@marks("airflow")
 def airflow_db(warehouse_db):
     """Airflow's metadata database for the tests, migrated (idempotent, a few seconds)."""
     pulse_cli("airflow", "db", "migrate")
