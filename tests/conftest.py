@@ -60,6 +60,8 @@ def marks(*names: str) -> Callable[[F], F]:
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    # _fixtureinfo holds the fixtures a test uses, those of its fixtures included; pytest
+    # has no public name for it (other items, e.g. doctests, have none and get no marks).
     for item in items:
         fixture_defs = getattr(getattr(item, "_fixtureinfo", None), "name2fixturedefs", {})
         for defs in fixture_defs.values():
