@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test venv lock lint bench docs airflow-ui warehouse-up warehouse-down clean
+.PHONY: demo test test-fast venv lock lint bench docs airflow-ui warehouse-up warehouse-down clean
 
 ## demo: create the venv, start the warehouse, generate the demo data, run the nightly DAG
 demo: venv
@@ -15,6 +15,11 @@ demo: venv
 test: venv
 	$(BIN)/ruff check .
 	$(BIN)/pytest
+
+## test-fast: every test that runs no Airflow DAG and no full dbt build (README "Tests")
+test-fast: venv
+	$(BIN)/ruff check .
+	$(BIN)/pytest -m "not airflow and not dbt_build"
 
 ## venv: the virtual environment from the locked requirements.txt
 venv: $(STAMP)

@@ -111,6 +111,23 @@ def is_running(s: Settings | None = None) -> bool:
     return proc.returncode == 0
 
 
+def running_port(s: Settings | None = None) -> int | None:
+    """The port this checkout's cluster listens on while it runs, else None.
+
+    PostgreSQL writes it on the fourth line of postmaster.pid; it can differ from
+    PULSE_WAREHOUSE_PORT when the cluster was started with another one (the tests pick a
+    free port when the default is taken by another checkout's cluster)."""
+    s = s or settings()
+    pid_file = s.pgdata / "postmaster.pid"
+    try:
+        lines = pid_file.read_text().splitlines()
+        if not is_running(s):
+            return None  # a stale file left by a crash
+        return int(lines[3])
+    except (OSError, IndexError, ValueError, WarehouseError):
+        return None
+
+
 def _wait_ready(params: DbParams, timeout: float = 30.0) -> None:
     deadline = time.monotonic() + timeout
     last: Exception | None = None
@@ -165,7 +182,15 @@ def up(s: Settings | None = None, log=print) -> DbParams:
         lines = [f"{k} = {v}" for k, v in SERVER_SETTINGS.items()]
         lines.append(f"port = {s.local_port}")
         _append_as_owner(conf, "\n".join(lines) + "\n")
-    if not is_running(s):
+    actual = running_port(s)
+    if actual is not None and actual != s.local_port:
+        # Connecting to s.local_port would reach whatever else listens there, perhaps
+        # another checkout's cluster.
+        raise WarehouseError(
+            f"The cluster in {s.pgdata} runs on port {actual}, not {s.local_port}: set "
+            f"PULSE_WAREHOUSE_PORT={actual}, or stop it with `pulse warehouse down` first."
+        )
+    if actual is None and not is_running(s):
         log(f"Starting PostgreSQL on 127.0.0.1:{s.local_port} ...")
         logfile = s.pgdata / "server.log"
         proc = _run([str(bin_dir / "pg_ctl"), "start", "-w", "-D", str(s.pgdata), "-l",

@@ -3,7 +3,15 @@
 Without WAREHOUSE_URL the tests use Pulse's local cluster (started if needed) with their
 own databases, `pulse_test` and `pulse_test_airflow`, so a test run never touches the
 demo's warehouse. With WAREHOUSE_URL the tests use that database as it is: point it at a
-scratch database, because the tests drop and recreate Pulse's schemas in it.
+scratch database, because the tests drop and recreate Pulse's schemas in it. Without
+PULSE_WAREHOUSE_PORT, the port is chosen by tests/ports.py (the running cluster's, else
+the default if free, else a free one), so a second checkout on the machine can test too.
+
+Markers (README "Tests"): `airflow` for a test that runs a DAG with `airflow dags test`,
+`dbt_build` for one that needs a full `dbt build`; `make test-fast` leaves both out. A
+fixture that does either carries the marker itself (`@marks("dbt_build")` under
+`@pytest.fixture`), and every test that uses it, directly or through another fixture, is
+marked at collection: a new test is classified by the fixtures it asks for.
 """
 
 from __future__ import annotations
@@ -11,7 +19,9 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 import pytest
 
@@ -22,11 +32,65 @@ if not os.environ.get("WAREHOUSE_URL"):
 os.environ.setdefault("PULSE_HOME", str(REPO / ".pulse"))
 # Airflow reads its configuration when first imported: set it before any test imports it.
 from pulse.airflow_env import airflow_env  # noqa: E402
+from tests import ports  # noqa: E402
 
+AUTO_PORT = ports.auto_port()
+if AUTO_PORT:
+    os.environ["PULSE_WAREHOUSE_PORT"] = str(ports.choose())
 os.environ.update({k: v for k, v in airflow_env().items() if k.startswith("AIRFLOW")})
 
 from pulse import warehouse  # noqa: E402
 from pulse.config import settings  # noqa: E402
+
+SLOW_MARKS = ("airflow", "dbt_build")
+F = TypeVar("F", bound=Callable)
+# The test being set up or run, so pulse_cli can check that slow commands are marked.
+_current: pytest.Item | None = None
+
+
+def marks(*names: str) -> Callable[[F], F]:
+    """Put under @pytest.fixture: every test using the fixture gets these markers."""
+    unknown = set(names) - set(SLOW_MARKS)
+    assert not unknown, f"unknown markers {unknown}: register them in pyproject.toml"
+
+    def decorate(func: F) -> F:
+        func.pulse_marks = names  # type: ignore[attr-defined]
+        return func
+    return decorate
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    # _fixtureinfo holds the fixtures a test uses, those of its fixtures included; pytest
+    # has no public name for it (other items, e.g. doctests, have none and get no marks).
+    for item in items:
+        fixture_defs = getattr(getattr(item, "_fixtureinfo", None), "name2fixturedefs", {})
+        for defs in fixture_defs.values():
+            for name in getattr(defs[-1].func, "pulse_marks", ()):
+                if not item.get_closest_marker(name):
+                    item.add_marker(name)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    global _current
+    _current = item
+
+
+def _needs_marker(args: tuple[str, ...]) -> str | None:
+    if args[:3] == ("airflow", "dags", "test") or args[:1] == ("demo",):
+        return "airflow"
+    if args[:2] == ("dbt", "build"):
+        return "dbt_build"
+    return None
+
+
+def _check_marked(args: tuple[str, ...]) -> None:
+    """A slow command in a test not marked for it would slip into `make test-fast`."""
+    needed = _needs_marker(args)
+    if needed and _current is not None and not _current.get_closest_marker(needed):
+        raise AssertionError(
+            f"{_current.nodeid} runs `pulse {' '.join(args[:3])}`: mark the test (or the "
+            f"fixture that runs it, with @marks) `{needed}`, see tests/conftest.py")
 
 PULSE_SCHEMAS = ("raw", "staging", "intermediate", "marts", "reference", "analytics",
                  "snapshots", "quality", "ml", "delivery")
@@ -35,6 +99,8 @@ PULSE_SCHEMAS = ("raw", "staging", "intermediate", "marts", "reference", "analyt
 @pytest.fixture(scope="session")
 def warehouse_db():
     """The warehouse the tests use, up and reachable."""
+    if AUTO_PORT:
+        return ports.start()
     return warehouse.up(log=lambda _m: None)
 
 
@@ -78,6 +144,7 @@ def scalar(sql: str, params: tuple = ()):
 def pulse_cli(*args: str, env: dict[str, str] | None = None, check: bool = True,
               timeout: float = 900) -> subprocess.CompletedProcess[str]:
     """Run the real `pulse` CLI in a subprocess, as a user would."""
+    _check_marked(args)
     proc = subprocess.run(
         [str(Path(sys.executable).parent / "pulse"), *args],
         env={**os.environ, **(env or {})},

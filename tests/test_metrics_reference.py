@@ -12,7 +12,7 @@ import pytest
 from generators import generate
 from pulse import loader, migrate
 from tests import reference
-from tests.conftest import pulse_cli, query, reset_schemas, scalar
+from tests.conftest import marks, pulse_cli, query, reset_schemas, scalar
 
 START = date(2026, 1, 1)
 DAYS = 75  # through 2026-03-16: three cohort months, the last one in progress
@@ -21,6 +21,7 @@ SHOW = 10  # differing rows shown on failure
 
 
 @pytest.fixture(scope="module")
+@marks("dbt_build")
 def built(warehouse_db, tmp_path_factory):
     """The demo-like data set (smaller), loaded and built once for the module."""
     landing = tmp_path_factory.mktemp("metrics") / "landing"

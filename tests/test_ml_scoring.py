@@ -22,7 +22,7 @@ from pulse.ml.registry import Ranges
 from pulse.ml.score import predict, score_day
 from pulse.ml.train import DEFAULT_SEED, train
 from tests import reference
-from tests.conftest import pulse_cli, query, reset_schemas, scalar
+from tests.conftest import marks, pulse_cli, query, reset_schemas, scalar
 
 START = date(2026, 1, 1)
 DAYS = 64
@@ -43,6 +43,7 @@ def _build(env: dict[str, str], through: date | None = None) -> None:
 
 
 @pytest.fixture(scope="module")
+@marks("dbt_build")
 def ml_warehouse(warehouse_db, tmp_path_factory):
     """Data through LEAK_DAY built and snapshotted, then everything built."""
     base = tmp_path_factory.mktemp("ml")

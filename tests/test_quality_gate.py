@@ -19,7 +19,7 @@ import pytest
 from generators import generate
 from pulse import warehouse
 from pulse.quality import gate, suites
-from tests.conftest import pulse_cli, query, reset_schemas, scalar
+from tests.conftest import marks, pulse_cli, query, reset_schemas, scalar
 
 DAY = date(2026, 1, 21)  # a Wednesday: the volume suite compares it with weekdays
 BIG_TENANT_MIN_EVENTS = 400  # the generated data's largest tenant sends ~650 a weekday
@@ -40,6 +40,7 @@ def _execute(sql: str, params: tuple = ()) -> int:
 
 
 @pytest.fixture(scope="module")
+@marks("dbt_build")
 def built(warehouse_db, tmp_path_factory):
     """A warehouse with 21 days loaded and built, and the tenant with the most events."""
     landing = tmp_path_factory.mktemp("quality") / "landing"

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import dataclasses
+import os
 import shutil
+import socket
 import tempfile
 from pathlib import Path
 
 import pytest
 
 from pulse import config, migrate, warehouse
+from tests import ports
 from tests.conftest import pulse_cli, query, scalar
 
 
@@ -87,7 +91,7 @@ def test_bring_your_own_server(tmp_path, warehouse_db):
     other_root = Path(tempfile.mkdtemp(prefix="pulse-byo-"))
     other_root.chmod(0o755)
     other_home = other_root / "home"
-    port = str(config.settings().local_port + 1)
+    port = str(ports.free_port())  # not local_port + 1: another checkout may hold it
     env = {"PULSE_HOME": str(other_home), "PULSE_WAREHOUSE_PORT": port,
            "PULSE_WAREHOUSE_DB": "byo", "WAREHOUSE_URL": ""}
     rows_here_before = _raw_rows_here()
@@ -112,3 +116,43 @@ def test_bring_your_own_server(tmp_path, warehouse_db):
     finally:
         pulse_cli("warehouse", "down", env=env, check=False)
         shutil.rmtree(other_root, ignore_errors=True)
+
+
+def test_the_tests_start_their_warehouse_on_a_free_port_when_theirs_is_taken(monkeypatch):
+    """A second checkout: its tests find the port taken by someone else's cluster (here a
+    listening socket), start their own cluster on a free port instead, then share it."""
+    root = Path(tempfile.mkdtemp(prefix="pulse-ports-"))
+    root.chmod(0o755)  # the cluster's owner (`postgres` under root) must reach it
+    monkeypatch.setenv("PULSE_HOME", str(root / "home"))
+    monkeypatch.delenv("PULSE_WAREHOUSE_PORT", raising=False)
+    monkeypatch.delenv("WAREHOUSE_URL", raising=False)
+    monkeypatch.delenv("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN", raising=False)
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        busy = taken.getsockname()[1]
+        assert ports.auto_port() and not ports.is_free(busy)
+        try:
+            # what the tests ran into before: the port is given, and it is taken
+            with pytest.raises(warehouse.WarehouseError, match=f"Port {busy} is taken"):
+                warehouse.up(dataclasses.replace(config.settings(), local_port=busy),
+                             log=lambda _m: None)
+            warehouse.down()
+
+            params = ports.start(preferred=busy)
+            assert params.port != busy
+            assert int(os.environ["PULSE_WAREHOUSE_PORT"]) == params.port
+            assert f":{params.port}/" in os.environ["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"]
+            assert warehouse.running_port() == params.port
+            assert scalar("select current_setting('port')::int") == params.port
+            # a second run of the tests shares the running cluster, whatever it prefers
+            assert ports.choose(preferred=busy) == params.port
+            # and nothing connects through a port the cluster does not listen on
+            monkeypatch.setenv("PULSE_WAREHOUSE_PORT", str(busy))
+            with pytest.raises(warehouse.WarehouseError,
+                               match=f"runs on port {params.port}, not {busy}"):
+                warehouse.up(log=lambda _m: None)
+        finally:
+            monkeypatch.delenv("PULSE_WAREHOUSE_PORT", raising=False)
+            warehouse.down()
+            shutil.rmtree(root, ignore_errors=True)

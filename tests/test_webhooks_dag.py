@@ -35,6 +35,7 @@ def _score(rows: list[tuple[str, str, date, float]]) -> None:
 
 
 @pytest.mark.airflow
+@pytest.mark.dbt_build
 def test_outbox_then_delivery_dag_delivers_the_at_risk_batch(clean_warehouse, airflow_db,
                                                              tmp_path):
     landing = tmp_path / "landing"

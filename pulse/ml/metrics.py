@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import numpy as np
-from sklearn.metrics import average_precision_score, brier_score_loss, roc_auc_score
 
 
 def evaluate(y: np.ndarray, score: np.ndarray) -> dict:
@@ -13,6 +12,9 @@ def evaluate(y: np.ndarray, score: np.ndarray) -> dict:
     which ranks users but was never meant as a probability, so its Brier score and
     calibration show how far it is from one.
     """
+    # imported here, as in pulse/ml/model.py: only training evaluates
+    from sklearn.metrics import average_precision_score, brier_score_loss, roc_auc_score
+
     y = np.asarray(y, dtype=int)
     score = np.asarray(score, dtype=float)
     if len(np.unique(y)) < 2:

@@ -9,8 +9,6 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-from sklearn.calibration import CalibratedClassifierCV
-from sklearn.ensemble import HistGradientBoostingClassifier
 
 from pulse.ml.features import matrix
 
@@ -35,6 +33,11 @@ DEFAULT_PARAMS: dict = {
 def classifier(params: dict, seed: int):
     """A histogram gradient-boosted tree whose probabilities are calibrated by
     cross-validated sigmoid (Platt) scaling within the training range."""
+    # scikit-learn takes seconds to import: only training pays for it, not every
+    # importer of this module (scoring unpickles an artifact, which imports it anyway).
+    from sklearn.calibration import CalibratedClassifierCV
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
     tree = HistGradientBoostingClassifier(
         max_iter=params["max_iter"],
         learning_rate=params["learning_rate"],
