@@ -26,6 +26,8 @@ ENV_VARS: dict[str, str] = {
     "PULSE_AIRFLOW_DB_URL": "Airflow's metadata database (default: database "
     "<warehouse db>_airflow on the warehouse's server)",
     "PULSE_DBT_TARGET": "dbt target from dbt_project/profiles.yml (default: pulse)",
+    "PULSE_SECRETS_KEY": "Fernet key(s) that encrypt webhook signing secrets at rest, "
+    "comma-separated, the first encrypts (default: $PULSE_HOME/secrets.key, created 0600)",
     # Webhook delivery (pulse/webhooks/settings.py reads these)
     "PULSE_WEBHOOK_ALLOW_NETWORKS": "comma-separated CIDRs webhooks may reach although they "
     "are private/loopback (default: none; tests allow 127.0.0.0/8)",
@@ -167,6 +169,10 @@ def settings() -> Settings:
         local_port=int(_env("PULSE_WAREHOUSE_PORT") or DEFAULT_PORT),
         local_db=_env("PULSE_WAREHOUSE_DB") or "pulse",
     )
+
+
+def secrets_key_env() -> str | None:
+    return _env("PULSE_SECRETS_KEY")
 
 
 def dbt_target() -> str:
