@@ -5,7 +5,7 @@
 
   - A table with a tenant_id: RLS on; the tenant reader sees the rows whose tenant_id is
     the session's `pulse.tenant_id` (none when it is unset or empty: fail closed; rows
-    without a tenant never); the analyst, the owner and the delivery role see every row.
+    without a tenant never); the analyst and the owner role see every row.
   - A view with a tenant_id: PostgreSQL views read with their owner's rights, which would
     bypass the policies. When every relation it reads is a marts table (or such a view),
     it becomes security_invoker and the tenant reader may read it (the policies of the
@@ -37,7 +37,7 @@ begin
 
     if kind in ('r', 'p') then
         select string_agg(quote_ident(rolname), ', ') into readers from pg_roles
-        where rolname in ('pulse_analyst', 'pulse_owner', 'pulse_delivery');
+        where rolname in ('pulse_analyst', 'pulse_owner');
         execute format('alter table %s enable row level security', rel);
         execute format('drop policy if exists tenant_rows on %s', rel);
         execute format('create policy tenant_rows on %s for select to pulse_tenant_reader '

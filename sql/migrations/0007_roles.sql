@@ -112,6 +112,11 @@ begin
         execute format('grant usage, create on schema %I to pulse_owner', s);
         execute format('grant all on all tables in schema %I to pulse_owner', s);
         execute format('grant all on all sequences in schema %I to pulse_owner', s);
+        -- what this user (the migrations, dbt) creates later belongs to the owner role too
+        execute format('alter default privileges in schema %I grant all on tables '
+                       'to pulse_owner', s);
+        execute format('alter default privileges in schema %I grant all on sequences '
+                       'to pulse_owner', s);
     end loop;
 
     -- Loader: raw only.
@@ -126,7 +131,6 @@ begin
     grant usage on all sequences in schema delivery to pulse_delivery;
     revoke all on delivery.endpoint_secrets from pulse_delivery, pulse_analyst,
         pulse_tenant_reader, pulse_loader;
-    grant usage on schema marts to pulse_delivery;
     grant execute on function delivery.live_signing_secrets(text[]) to pulse_delivery;
     alter function delivery.live_signing_secrets(text[]) owner to pulse_owner;
 
