@@ -59,7 +59,9 @@ def _plant_scores() -> None:
     query("insert into ml.ml_features (tenant_id, user_id, scored_at, model_version, "
           "churn_probability, ltv_prediction, propensity_scores, risk_band, top_factors) "
           "select tenant_id, user_id, %s::date, 'v_roles', 0.8, 10, '{}', 'high', "
-          "'[]' from (select distinct tenant_id, payload ->> 'user_id' as user_id from raw.events where payload ->> 'user_id' is not null) u returning 1", (date(2026, 1, 21),))
+          "'[]' from (select distinct tenant_id, payload ->> 'user_id' as user_id "
+          "from raw.events where payload ->> 'user_id' is not null) u returning 1",
+          (date(2026, 1, 21),))
 
 
 def _relations() -> list[tuple[str, str, str]]:

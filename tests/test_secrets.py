@@ -15,7 +15,7 @@ from cryptography.fernet import Fernet
 from pulse import migrate, warehouse
 from pulse.config import settings
 from pulse.warehouse import find_pg_bin
-from pulse.webhooks import endpoints, secret_store
+from pulse.webhooks import endpoints
 from pulse.webhooks.signing import Secret, new_secret
 from tests.conftest import pulse_cli, query
 from tests.test_webhooks_delivery import SETTINGS, TEST_ENV
@@ -107,7 +107,7 @@ def test_reencrypt_under_a_new_key_keeps_every_secret(secrets_db):
 
 
 def test_reencrypt_with_keys_from_the_environment(secrets_db):
-    ep, secret = endpoints.add("t1", URL, settings=SETTINGS)
+    _ep, secret = endpoints.add("t1", URL, settings=SETTINGS)
     old_key = (settings().home / "secrets.key").read_text().strip()
     new_key = pulse_cli("webhooks", "secrets", "new-key", env=secrets_db).stdout.strip()
     env = {**secrets_db, "PULSE_SECRETS_KEY": f"{new_key},{old_key}"}
@@ -122,7 +122,7 @@ def test_reencrypt_with_keys_from_the_environment(secrets_db):
 
 
 def test_a_wrong_key_is_a_clear_error_not_a_traceback(secrets_db):
-    ep, _ = endpoints.add("t1", URL, settings=SETTINGS)
+    _ep, _ = endpoints.add("t1", URL, settings=SETTINGS)
     env = {**secrets_db, "PULSE_SECRETS_KEY": Fernet.generate_key().decode()}
     proc = pulse_cli("webhooks", "secrets", "reencrypt", env=env, check=False)
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
