@@ -23,6 +23,7 @@ ROLES = ("pulse_owner", "pulse_loader", "pulse_delivery", "pulse_analyst",
 PULSE_SCHEMAS = {"raw", "staging", "intermediate", "marts", "snapshots", "reference",
                  "analytics", "quality", "ml", "delivery"}
 START = date(2026, 1, 1)
+LAST = date(2026, 1, 21)
 
 
 @pytest.fixture(scope="module")
@@ -41,9 +42,14 @@ def built(warehouse_db, tmp_path_factory):
         pulse_cli("load", env=env)
         _plant_scores()
         pulse_cli("dbt", "build", "--quiet", env=env)
-        pulse_cli("webhooks", "endpoints", "add", "ten_x", "http://127.0.0.1:9/hook",
-                  env={**env, "PULSE_WEBHOOK_ALLOW_HTTP": "1",
-                       "PULSE_WEBHOOK_ALLOW_NETWORKS": "127.0.0.0/8"})
+        # an endpoint per tenant and the last day's messages queued: the delivery marts
+        # have rows of every tenant
+        hooks = {**env, "PULSE_WEBHOOK_ALLOW_HTTP": "1",
+                 "PULSE_WEBHOOK_ALLOW_NETWORKS": "127.0.0.0/8"}
+        for (tenant,) in query("select distinct tenant_id from marts.dim_tenants"):
+            pulse_cli("webhooks", "endpoints", "add", tenant, "http://127.0.0.1:9/hook",
+                      env=hooks)
+        pulse_cli("webhooks", "fill-outbox", LAST.isoformat(), env=hooks)
         yield env
 
 
@@ -54,14 +60,13 @@ def _plant_scores() -> None:
           "train_end, validation_start, validation_end, params, features, metrics, "
           "artifact_path, artifact_sha256) values ('v_roles', %s, %s, %s, %s, %s, '{}', "
           "'[]', '{}', '/nonexistent', '0') returning 1",
-          (date(2026, 1, 21), START, date(2026, 1, 5), date(2026, 1, 10),
-           date(2026, 1, 21)))
+          (LAST, START, date(2026, 1, 5), date(2026, 1, 10), LAST))
     query("insert into ml.ml_features (tenant_id, user_id, scored_at, model_version, "
           "churn_probability, ltv_prediction, propensity_scores, risk_band, top_factors) "
           "select tenant_id, user_id, %s::date, 'v_roles', 0.8, 10, '{}', 'high', "
           "'[]' from (select distinct tenant_id, payload ->> 'user_id' as user_id "
           "from raw.events where payload ->> 'user_id' is not null) u returning 1",
-          (date(2026, 1, 21),))
+          (LAST,))
 
 
 def _relations() -> list[tuple[str, str, str]]:
@@ -145,10 +150,8 @@ def _may_read(role: str, schema: str, name: str, kind: str, tenant_marts: dict) 
         return schema == "delivery" and name != "endpoint_secrets"
     if role == "pulse_analyst":
         return schema in ("marts", "quality")
-    # tenant reader: marts with a tenant_id, and a view only when it cannot bypass the
-    # tables' policies (security_invoker)
-    return schema == "marts" and name in tenant_marts and (
-        kind != "v" or _is_invoker(name))
+    # tenant reader: marts with a tenant_id (rows filtered; see the tenant test)
+    return schema == "marts" and name in tenant_marts
 
 
 def _may_write(role: str, schema: str, name: str) -> bool:
@@ -161,9 +164,9 @@ def _may_write(role: str, schema: str, name: str) -> bool:
     return False
 
 
-def _is_invoker(name: str) -> bool:
-    return query("select coalesce(reloptions @> array['security_invoker=true'], false) "
-                 "from pg_class where oid = %s::regclass", (f"marts.{name}",))[0][0]
+def _view_options(name: str) -> list[str]:
+    return query("select coalesce(reloptions, '{}') from pg_class where oid = %s::regclass",
+                 (f"marts.{name}",))[0][0]
 
 
 def test_role_matrix(probe):
@@ -230,19 +233,16 @@ def test_analyst_reads_every_mart_and_the_quality_results(probe):
 
 
 def test_tenant_reader_sees_its_own_rows_only(probe):
+    """Every mart with a tenant_id, tables and views: each tenant's reader sees >= 1 row,
+    all of them its own; without the setting, with an empty one or another tenant's id
+    that has no rows, nothing."""
     tenant_marts = _tenant_marts()
-    tenants = [r[0] for r in query("select tenant_id from marts.dim_tenants "
-                                   "group by 1 order by 1")]
+    tenants = [r[0] for r in query("select distinct tenant_id from marts.dim_tenants")]
     assert len(tenants) == 3 and len(tenant_marts) >= 20
-    readable = 0
-    for name, kind in tenant_marts.items():
+    assert {"fct_events", "fct_sessions", "webhook_announcements",
+            "webhook_delivery_performance", "ml_tenant_ltv"} <= set(tenant_marts)
+    for name in tenant_marts:
         rel = sql.Identifier("marts", name)
-        if not probe.allowed("pulse_tenant_reader",
-                             sql.SQL("select 1 from {} limit 0").format(rel)):
-            # only a view that reads outside marts may stay closed, and then entirely
-            assert kind == "v" and not _is_invoker(name), name
-            continue
-        readable += 1
         present = [r[0] for r in query(sql.SQL(
             "select distinct tenant_id from {} where tenant_id is not null order by 1"
         ).format(rel).as_string(probe.conn))]
@@ -252,19 +252,25 @@ def test_tenant_reader_sees_its_own_rows_only(probe):
         for tenant in present:
             own, total = probe.rows("pulse_tenant_reader", count, tenant)[0]
             assert own >= 1 and total == own, (name, tenant, own, total)
-        # without the setting, with an empty one, or with a tenant that has no rows: nothing
         for tenant in (None, "", "ten_nobody"):
             assert probe.rows("pulse_tenant_reader", count, tenant)[0] == (0, 0), (name, tenant)
-    assert readable >= 15
+        # other readers are not narrowed by the setting
+        all_rows = query(sql.SQL("select count(*) from {}").format(rel).as_string(probe.conn))
+        assert probe.rows("pulse_analyst", sql.SQL("select count(*) from {}").format(rel),
+                          present[0]) == all_rows, name
 
 
-def test_views_the_tenant_reader_may_read_do_not_bypass_the_policies(probe):
+def test_views_do_not_bypass_the_policies(probe):
+    """A view reads with its owner's rights unless security_invoker: each view with a
+    tenant_id is either invoker-rights or a security_barrier view filtering by tenant."""
     for name, kind in _tenant_marts().items():
         if kind != "v":
             continue
-        granted = query("select has_table_privilege('pulse_tenant_reader', %s::regclass, "
-                        "'select')", (f"marts.{name}",))[0][0]
-        assert not granted or _is_invoker(name), name
+        options = _view_options(name)
+        if "security_invoker=true" in options:
+            continue
+        definition = query("select pg_get_viewdef(%s::regclass)", (f"marts.{name}",))[0][0]
+        assert "security_barrier=true" in options and "pulse.tenant_id" in definition, name
 
 
 def test_grants_and_policies_survive_a_rebuild(built, probe):
@@ -324,5 +330,5 @@ def test_a_user_who_may_not_create_roles_is_told_and_pulse_still_works(built):
 def test_no_relation_holds_a_plaintext_secret(built):
     assert query("select count(*) from delivery.endpoint_secrets "
                  "where secret_encrypted like 'whsec%%'") == [(0,)]
-    assert json.dumps(query("select * from delivery.endpoint_secrets"), default=str).count(
-        "gAAAAA") == 1
+    stored = query("select * from delivery.endpoint_secrets")
+    assert len(stored) == 3 and json.dumps(stored, default=str).count("gAAAAA") == 3

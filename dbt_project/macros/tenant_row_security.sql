@@ -8,8 +8,11 @@
     without a tenant never); the analyst and the owner role see every row.
   - A view with a tenant_id: PostgreSQL views read with their owner's rights, which would
     bypass the policies. When every relation it reads is a marts table (or such a view),
-    it becomes security_invoker and the tenant reader may read it (the policies of the
-    tables apply); otherwise the tenant reader may not read it at all.
+    it becomes security_invoker: the tables' policies apply to whoever reads it. A view
+    that reads outside marts (intermediate, ml, delivery) cannot be invoker-rights, since
+    the analyst may not read those schemas; it is wrapped instead in a security_barrier
+    view applying the same rule as the policies (`tenant_rule`): a tenant reader sees its
+    tenant's rows, any other role every row.
   - Anything without a tenant_id (all-tenant figures): not for the tenant reader.
 
   Roles that do not exist (a server where Pulse may not create them) are skipped.
@@ -22,6 +25,15 @@ declare
     has_tenant boolean;
     readers text := '';
     safe boolean;
+    -- who may see a row: the one rule, for the policies and the wrapped views alike
+    tenant_rule constant text :=
+        $r$tenant_id::text = nullif(current_setting('pulse.tenant_id', true), '')$r$;
+    -- a reader that is not a tenant reader (pg_has_role is true for a superuser for
+    -- every role, hence the second test)
+    other_role constant text :=
+        $r$not pg_catalog.pg_has_role(current_user, 'pulse_tenant_reader', 'USAGE')
+           or (select r.rolsuper from pg_catalog.pg_roles r where r.rolname = current_user)$r$;
+    definition text;
 begin
     if not exists (select 1 from pg_roles where rolname = 'pulse_tenant_reader') then
         return;
@@ -41,8 +53,7 @@ begin
         execute format('alter table %s enable row level security', rel);
         execute format('drop policy if exists tenant_rows on %s', rel);
         execute format('create policy tenant_rows on %s for select to pulse_tenant_reader '
-                       'using (tenant_id::text = nullif(current_setting(''pulse.tenant_id'', '
-                       'true), ''''))', rel);
+                       'using (%s)', rel, tenant_rule);
         execute format('drop policy if exists all_rows on %s', rel);
         if readers is not null then
             execute format('create policy all_rows on %s for select to %s using (true)',
@@ -66,10 +77,13 @@ begin
          where r.ev_class = rel;
         if safe then
             execute format('alter view %s set (security_invoker = true)', rel);
-            execute format('grant select on %s to pulse_tenant_reader', rel);
         else
-            execute format('revoke all on %s from pulse_tenant_reader', rel);
+            definition := rtrim(rtrim(pg_get_viewdef(rel)), ';');
+            execute format('create or replace view %s with (security_barrier = true) as '
+                           'select * from (%s) as tenant_scoped where (%s) or (%s)',
+                           rel, definition, tenant_rule, other_role);
         end if;
+        execute format('grant select on %s to pulse_tenant_reader', rel);
     else
         execute format('revoke all on %s from pulse_tenant_reader', rel);
     end if;
