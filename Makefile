@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-fast venv lock lint bench docs airflow-ui warehouse-up warehouse-down clean
+.PHONY: demo test test-fast venv lock lint bench docs airflow-ui compose-env warehouse-up warehouse-down clean
 
 ## demo: create the venv, start the warehouse, generate the demo data, run the nightly DAG
 demo: venv
@@ -56,11 +56,16 @@ docs: venv
 	$(BIN)/pulse dbt docs generate
 	$(BIN)/pulse dbt docs serve --host 127.0.0.1 --port 8081 --no-browser
 
-## airflow-ui: Airflow (api-server, scheduler, dag-processor) on http://127.0.0.1:8080
+## airflow-ui: Airflow (api-server, scheduler, triggerer, dag-processor) on http://127.0.0.1:8080 only;
+## the admin password is in .pulse/airflow/simple_auth_manager_passwords.json (0600)
 airflow-ui: venv
 	$(BIN)/pulse warehouse up
 	$(BIN)/pulse airflow db migrate
-	$(BIN)/pulse airflow standalone
+	$(BIN)/python -m pulse.airflow_ui
+
+## compose-env: the .env docker-compose needs, with random passwords, keys and secrets (0600)
+compose-env: venv
+	$(BIN)/python -m pulse.compose_env
 
 warehouse-up: venv
 	$(BIN)/pulse warehouse up

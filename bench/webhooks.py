@@ -61,6 +61,7 @@ def _free_port() -> int:
 def _setup(port: int) -> None:
     from pulse import migrate
     from pulse.warehouse import connect
+    from pulse.webhooks import secret_store
     from pulse.webhooks.signing import new_secret
 
     migrate.apply(log=lambda _m: None)
@@ -72,8 +73,7 @@ def _setup(port: int) -> None:
             cur.execute("insert into delivery.endpoints (endpoint_id, tenant_id, url, "
                         "rate_limit_per_second) values (%s, %s, %s, 10000)",
                         (f"ep{e:02d}", f"t{e % 10}", f"http://127.0.0.1:{port}/hook/{e}"))
-            cur.execute("insert into delivery.endpoint_secrets values (%s, %s)",
-                        (f"ep{e:02d}", new_secret().reveal()))
+            secret_store.store(cur, f"ep{e:02d}", new_secret())
         cur.execute(
             "insert into delivery.messages (message_id, tenant_id, event_type, user_id, "
             "announced_on, payload) select 'm' || i, 't' || (i %% 10), 'user.at_risk', "

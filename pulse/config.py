@@ -32,6 +32,8 @@ ENV_VARS: dict[str, str] = {
     "PULSE_UNKNOWN_TENANT_GRACE_DAYS": "days after an event's day that a line of a tenant in "
     "no accounts export is held before it is quarantined as unknown_tenant (default: 7; "
     "0: at once)",
+    "PULSE_SECRETS_KEY": "Fernet key(s) that encrypt webhook signing secrets at rest, "
+    "comma-separated, the first encrypts (default: $PULSE_HOME/secrets.key, created 0600)",
     # Webhook delivery (pulse/webhooks/settings.py reads these)
     "PULSE_WEBHOOK_ALLOW_NETWORKS": "comma-separated CIDRs webhooks may reach although they "
     "are private/loopback (default: none; tests allow 127.0.0.0/8)",
@@ -214,6 +216,10 @@ def settings() -> Settings:
         max_line_bytes=_int_env("PULSE_MAX_LINE_BYTES", 1 << 20, 64),
         unknown_tenant_grace_days=_int_env("PULSE_UNKNOWN_TENANT_GRACE_DAYS", 7, 0),
     )
+
+
+def secrets_key_env() -> str | None:
+    return _env("PULSE_SECRETS_KEY")
 
 
 def dbt_target() -> str:

@@ -2,7 +2,9 @@
 
 Each file runs in its own transaction and is recorded with its checksum in
 raw.schema_migrations; running `pulse migrate` again is a no-op. An applied file whose
-text changed is an error: schema history is append-only.
+text changed is an error: schema history is append-only. Warnings a migration raises (e.g.
+roles it may not create, docs/roles.md) are passed on to the log. Afterwards any webhook
+secret still stored in plaintext is encrypted (pulse/webhooks/secret_store.py).
 """
 
 from __future__ import annotations
@@ -80,6 +82,26 @@ def apply(folder: Path | None = None, log=print) -> list[str]:
                 )
                 applied_now.append(mig.path.name)
                 log(f"applied {mig.path.name}")
+                for notice in conn.notices:
+                    if notice.startswith("WARNING"):
+                        log(notice.strip())
+                conn.notices.clear()
+        _encrypt_plaintext_secrets(conn, log)
     finally:
         conn.close()
     return applied_now
+
+
+def _encrypt_plaintext_secrets(conn, log) -> None:
+    from pulse.webhooks.secret_store import encrypt_plaintext
+
+    with conn.cursor() as cur:
+        cur.execute("select 1 from information_schema.columns where table_schema = "
+                    "'delivery' and table_name = 'endpoint_secrets' and column_name = "
+                    "'secret_encrypted'")
+        present = cur.fetchone() is not None
+    conn.rollback()
+    if present:
+        n = encrypt_plaintext(conn)
+        if n:
+            log(f"encrypted {n} webhook signing secret(s) stored in plaintext")

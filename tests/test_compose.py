@@ -10,6 +10,7 @@ that talks to some other warehouse).
 from __future__ import annotations
 
 import importlib.util
+import json
 import re
 import shlex
 from pathlib import Path
@@ -42,7 +43,14 @@ IMAGE_ENV_VARS: dict[str, tuple[str, frozenset[str]]] = {
         "MB_DB_TYPE", "MB_DB_HOST", "MB_DB_PORT", "MB_DB_DBNAME", "MB_DB_USER", "MB_DB_PASS",
         "MB_ANON_TRACKING_ENABLED",
     })),
+    # docker/postgres-init-roles.sh: the Metabase analyst login's password.
+    "METABASE_": ("postgres", frozenset({"METABASE_ANALYST_PASSWORD"})),
+    # pulse/airflow_ui.py write-passwords-file, in the api-server's command.
+    "AIRFLOW_ADMIN_": ("airflow-apiserver", frozenset({"AIRFLOW_ADMIN_PASSWORD"})),
 }
+# Which file reads each of the variables above that are not the images' own.
+ENV_READERS = {"METABASE_ANALYST_PASSWORD": "docker/postgres-init-roles.sh",
+               "AIRFLOW_ADMIN_PASSWORD": "pulse/airflow_ui.py"}
 
 
 # --- helpers ---------------------------------------------------------------------------
@@ -57,7 +65,10 @@ def compose() -> dict[str, Any]:
 
 
 def _interpolate(value: str) -> str:
-    """What compose makes of a value when no variable is set: ${VAR:-default} -> default."""
+    """What compose makes of a value: ${VAR:-default} -> default when VAR is unset; a
+    required ${VAR:?message} (a secret from .env) -> a stand-in, from-env-var."""
+    value = re.sub(r"(?<!\$)\$\{(\w+):?\?[^}]*\}", lambda m: "from-env-" + m.group(1).lower(),
+                   value)
     value = re.sub(r"(?<!\$)\$\{\w+:?-([^}]*)\}", r"\1", value)
     return value.replace("$$", "$")
 
@@ -429,10 +440,11 @@ def test_airflow_services_share_secrets_and_find_the_api_server(compose):
     assert not problems, "\n".join(problems)
 
 
-def test_every_interpolation_has_a_default(compose):
-    """`docker compose up` must work with no .env file: ${VAR:-default}, never ${VAR} or
-    $VAR (write $$ for a literal dollar that the container's shell should expand)."""
-    problems = []
+SECRET_NAME = re.compile(r"PASSWORD|SECRET|KEY|TOKEN")
+
+
+def _interpolations(compose: dict[str, Any]):
+    """(where, variable, operator, rest) of every compose interpolation in the file."""
     for where, text in _strings(compose, "compose"):
         i = 0
         while (i := text.find("$", i)) != -1:
@@ -442,11 +454,89 @@ def test_every_interpolation_has_a_default(compose):
                 continue
             if rest.startswith("{"):
                 body = rest[1:rest.find("}")] if "}" in rest else rest[1:]
-                if not re.fullmatch(r"\w+:?-.*", body, flags=re.DOTALL):
-                    problems.append(f"{where}: ${{{body}}} has no default; write "
-                                    f"${{{body.split(':')[0].split('?')[0]}:-...}}")
+                m = re.fullmatch(r"(\w+)(:?[-?])?(.*)", body, flags=re.DOTALL)
+                yield where, m.group(1), m.group(2) or "", m.group(3)
             elif re.match(r"[A-Za-z_]", rest):
-                problems.append(f"{where}: ${rest.split()[0]} is interpolated by compose "
-                                "without a default; write ${VAR:-default}, or $$ to escape")
+                yield where, rest.split()[0], "", ""
             i += 1
+
+
+def test_secrets_have_no_default_and_everything_else_has_one(compose):
+    """A secret (password, key, secret) is ${VAR:?message}: compose refuses to start
+    without the .env that `make compose-env` writes, never falls back to a value everyone
+    knows. Anything else is ${VAR:-default}, so those need no .env entry."""
+    from pulse.compose_env import GENERATED
+
+    problems, required = [], set()
+    for where, var, op, _rest in _interpolations(compose):
+        if SECRET_NAME.search(var):
+            required.add(var)
+            if op != ":?":
+                problems.append(f"{where}: ${{{var}}} is a secret: write ${{{var}:?run make "
+                                "compose-env}, never a default")
+            elif var not in GENERATED:
+                problems.append(f"{where}: {var} is required but `make compose-env` "
+                                "(pulse/compose_env.py GENERATED) does not write it")
+        elif op != ":-":
+            problems.append(f"{where}: ${{{var}}} has no default; write ${{{var}:-...}}, or "
+                            "$$ to escape")
     assert not problems, "\n".join(problems)
+    assert required == set(GENERATED), "compose-env writes secrets compose never reads"
+
+
+def test_compose_env_writes_random_private_secrets_and_keeps_them(tmp_path):
+    from pulse.compose_env import GENERATED, write
+
+    env = tmp_path / ".env"
+    write(env)
+    first = env.read_text()
+    assert oct(env.stat().st_mode & 0o777) == "0o600"
+    values = dict(line.split("=", 1) for line in first.splitlines() if "=" in line
+                  and not line.startswith("#"))
+    assert set(GENERATED) <= set(values) and "AIRFLOW_UID" in values
+    assert all(len(values[k]) >= 24 for k in GENERATED)
+    assert len({values[k] for k in GENERATED}) == len(GENERATED)
+    # again: nothing changes (a running stack keeps its passwords)
+    write(env)
+    assert env.read_text() == first
+    # a second checkout gets other values
+    other = tmp_path / "other.env"
+    write(other)
+    assert other.read_text() != first
+    assert ".env" in _gitignored_dirs()
+
+
+def test_images_are_pinned(compose):
+    problems = []
+    for name, service in compose["services"].items():
+        image = _interpolate(str(service.get("image", "")))
+        if not image or service.get("build"):
+            continue  # built here from a pinned FROM (checked above)
+        tag = image.rsplit(":", 1)[-1] if ":" in image.split("/")[-1] else ""
+        if "@sha256:" not in image and (not tag or tag == "latest" or "." not in tag):
+            problems.append(f"services.{name}.image: {image} is not pinned to a version "
+                            "(name:MAJOR.MINOR... or @sha256:...)")
+    assert not problems, "\n".join(problems)
+
+
+def test_the_admin_password_never_passes_through_a_shell_string(compose):
+    for name, service in compose["services"].items():
+        for key in ("command", "entrypoint"):
+            text = json.dumps(service.get(key) or "")
+            assert "AIRFLOW_ADMIN_PASSWORD" not in text, (
+                f"services.{name}.{key}: the admin password must reach the container as "
+                "an environment variable, never inside a shell command")
+    env = environment(service_of(compose, "airflow-apiserver"))
+    assert env.get("AIRFLOW_ADMIN_PASSWORD", "").startswith("${AIRFLOW_ADMIN_PASSWORD:?")
+
+
+def test_variables_on_the_allow_list_are_read_where_it_says(compose):
+    for var, reader in ENV_READERS.items():
+        assert var in (REPO / reader).read_text(), f"{reader} does not read {var}"
+    script = (REPO / "docker/postgres-init-roles.sh").read_text()
+    # the password goes in as a psql variable, quoted by psql, not pasted into the SQL
+    assert ":'pw'" in script and "$METABASE_ANALYST_PASSWORD'" not in script
+    mounted = [target for kind, source, target in
+               map(_split_volume, service_of(compose, "postgres").get("volumes", []))
+               if source.endswith("postgres-init-roles.sh")]
+    assert mounted and mounted[0].startswith("/docker-entrypoint-initdb.d/")

@@ -2,7 +2,10 @@
 
     pulse webhooks endpoints add TENANT URL [--event-type T ...] [--filter JSON] [--rate-limit N]
     pulse webhooks endpoints list [--tenant TENANT]
-    pulse webhooks endpoints disable|enable|rotate ENDPOINT_ID
+    pulse webhooks endpoints disable|enable ENDPOINT_ID
+    pulse webhooks endpoints rotate ENDPOINT_ID [--overlap-hours H]   (0: revoke at once)
+    pulse webhooks secrets reencrypt [--new-key]      re-encrypt every secret (new key)
+    pulse webhooks secrets new-key                    print a fresh PULSE_SECRETS_KEY
     pulse webhooks deliver                           send what is due now
     pulse webhooks fill-outbox DAY                   queue a day's announcements
     pulse webhooks replay MESSAGE_ID [--endpoint ID]
@@ -14,11 +17,13 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from datetime import timedelta
 
 from pulse import cliargs
 from pulse.warehouse import connect
-from pulse.webhooks import endpoints, store
+from pulse.webhooks import endpoints, secret_store, store
 from pulse.webhooks.endpoints import EndpointError
+from pulse.webhooks.secret_store import SecretKeyError
 from pulse.webhooks.settings import WebhookConfigError
 from pulse.webhooks.urlguard import ResolutionError, UrlRefused
 
@@ -44,10 +49,21 @@ def add_parser(sub) -> None:
                      help="events per request")
     lst = ep_cmds.add_parser("list", help="list endpoints (never their secrets)")
     lst.add_argument("--tenant")
-    for action in ("disable", "enable", "rotate"):
-        ep_cmds.add_parser(action, help=f"{action} an endpoint"
-                           + (" (new secret; the old one signs for 24 h)"
-                              if action == "rotate" else "")).add_argument("endpoint_id")
+    for action in ("disable", "enable"):
+        ep_cmds.add_parser(action, help=f"{action} an endpoint").add_argument("endpoint_id")
+    rot = ep_cmds.add_parser("rotate", help="new secret; the old one signs for 24 h "
+                             "(--overlap-hours 0 revokes it at once)")
+    rot.add_argument("endpoint_id")
+    rot.add_argument("--overlap-hours", type=float, default=24.0,
+                     help="hours the old secret keeps signing (default 24; 0: revoked now)")
+
+    sec = cmds.add_parser("secrets", help="the key that encrypts the signing secrets")
+    sec_cmds = sec.add_subparsers(dest="action", required=True, metavar="ACTION")
+    re_enc = sec_cmds.add_parser("reencrypt", help="re-encrypt every secret under the "
+                                 "first key of PULSE_SECRETS_KEY (or a new key file key)")
+    re_enc.add_argument("--new-key", action="store_true",
+                        help="generate a new key in $PULSE_HOME/secrets.key and drop the old")
+    sec_cmds.add_parser("new-key", help="print a fresh key for PULSE_SECRETS_KEY")
 
     cmds.add_parser("deliver", help="send every batch that is due now")
     fill = cmds.add_parser("fill-outbox", help="queue a day's announcements")
@@ -61,7 +77,7 @@ def add_parser(sub) -> None:
 def run(args: argparse.Namespace) -> int:
     try:
         return _run(args)
-    except (EndpointError, UrlRefused, WebhookConfigError) as exc:
+    except (EndpointError, UrlRefused, WebhookConfigError, SecretKeyError) as exc:
         print(f"pulse webhooks: {exc}", file=sys.stderr)
         return 2
     except ResolutionError as exc:
@@ -74,6 +90,8 @@ def _run(args: argparse.Namespace) -> int:
     cmd = args.webhooks_command
     if cmd == "endpoints":
         return _endpoints(args)
+    if cmd == "secrets":
+        return _secrets(args)
     if cmd == "deliver":
         from pulse.webhooks.deliver import deliver_due
 
@@ -116,7 +134,29 @@ def _endpoints(args: argparse.Namespace) -> int:
         endpoints.enable(args.endpoint_id)
         print(f"endpoint {args.endpoint_id} enabled")
     elif args.action == "rotate":
-        secret = endpoints.rotate(args.endpoint_id)
+        if args.overlap_hours < 0:
+            raise EndpointError("--overlap-hours cannot be negative (0 revokes the old "
+                                "secret at once)")
+        secret = endpoints.rotate(args.endpoint_id, timedelta(hours=args.overlap_hours))
+        old = ("is revoked now" if args.overlap_hours == 0
+               else f"keeps signing for {args.overlap_hours:g} hours")
         print(f"new signing secret for {args.endpoint_id} (shown once; the previous one "
-              f"keeps signing for 24 hours): {secret.reveal()}")
+              f"{old}): {secret.reveal()}")
+    return 0
+
+
+def _secrets(args: argparse.Namespace) -> int:
+    if args.action == "new-key":
+        # The one time a key is printed: the user asked for it, to put in PULSE_SECRETS_KEY.
+        print(secret_store.new_key())
+        return 0
+    conn = connect()
+    try:
+        n = secret_store.reencrypt(conn, new_key=args.new_key)
+    finally:
+        conn.close()
+    where = (f"a new key in {secret_store.key_file()}" if args.new_key
+             else "the first key of PULSE_SECRETS_KEY" if secret_store.secrets_key_env()
+             else f"the key in {secret_store.key_file()}")
+    print(f"{n} signing secret(s) re-encrypted under {where}")
     return 0

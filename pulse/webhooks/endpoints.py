@@ -1,7 +1,7 @@
 """Endpoints: where a tenant's webhooks go, what they subscribe to, and their secrets.
 
-Secrets are only read by `live_secrets` (to sign) and shown once, when created; listings
-never select them.
+Secrets are stored encrypted (pulse/webhooks/secret_store.py), only read by `live_secrets`
+(to sign) and shown once, when created; listings never select them.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from pulse.warehouse import connect
+from pulse.webhooks import secret_store
 from pulse.webhooks.settings import WebhookSettings, webhook_settings
 from pulse.webhooks.signing import Secret, new_secret
 from pulse.webhooks.urlguard import Resolver, check_url, system_resolver
@@ -86,8 +87,7 @@ def add(tenant_id: str, url: str, *, event_types: list[str] | None = None,
                 "values (%s, %s, %s, %s, %s, %s, %s)",
                 (endpoint_id, tenant_id, url, types, filter_json,
                  rate_limit_per_second, max_batch_size))
-            cur.execute("insert into delivery.endpoint_secrets (endpoint_id, secret) "
-                        "values (%s, %s)", (endpoint_id, secret.reveal()))
+            secret_store.store(cur, endpoint_id, secret)
     finally:
         conn.close()
     return get(endpoint_id), secret
@@ -215,17 +215,23 @@ def _set_enabled(endpoint_id: str, enabled: bool, reason: str | None,
 
 
 def rotate(endpoint_id: str, overlap: timedelta = ROTATION_OVERLAP) -> Secret:
-    """A new secret; the current ones keep signing for `overlap`, then expire."""
+    """A new secret; the current ones keep signing for `overlap`, then expire. With no
+    overlap they are deleted at once: a leaked secret stops signing now."""
     get(endpoint_id)
+    if overlap < timedelta(0):
+        raise EndpointError("the overlap cannot be negative: 0 revokes the old secret at once")
     secret = new_secret()
     conn = connect()
     try:
         with conn, conn.cursor() as cur:
-            cur.execute("update delivery.endpoint_secrets set expires_at = now() + %s "
-                        "where endpoint_id = %s and (expires_at is null or expires_at > "
-                        "now() + %s)", (overlap, endpoint_id, overlap))
-            cur.execute("insert into delivery.endpoint_secrets (endpoint_id, secret) "
-                        "values (%s, %s)", (endpoint_id, secret.reveal()))
+            if overlap == timedelta(0):
+                cur.execute("delete from delivery.endpoint_secrets where endpoint_id = %s",
+                            (endpoint_id,))
+            else:
+                cur.execute("update delivery.endpoint_secrets set expires_at = now() + %s "
+                            "where endpoint_id = %s and (expires_at is null or expires_at > "
+                            "now() + %s)", (overlap, endpoint_id, overlap))
+            secret_store.store(cur, endpoint_id, secret)
     finally:
         conn.close()
     return secret
@@ -233,10 +239,4 @@ def rotate(endpoint_id: str, overlap: timedelta = ROTATION_OVERLAP) -> Secret:
 
 def live_secrets(cur, endpoint_ids: list[str]) -> dict[str, list[Secret]]:
     """The secrets that sign for each endpoint now, newest first."""
-    cur.execute("select endpoint_id, secret from delivery.endpoint_secrets "
-                "where endpoint_id = any(%s) and (expires_at is null or expires_at > now()) "
-                "order by endpoint_id, created_at desc", (endpoint_ids,))
-    out: dict[str, list[Secret]] = {}
-    for endpoint_id, value in cur.fetchall():
-        out.setdefault(endpoint_id, []).append(Secret(value))
-    return out
+    return secret_store.live_secrets(cur, endpoint_ids)
