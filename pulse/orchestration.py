@@ -126,8 +126,13 @@ def fill_outbox(day: date) -> dict[str, Any]:
 def dbt_env() -> dict[str, str]:
     """Variables for dbt_project/profiles.yml, derived from WAREHOUSE_URL or the local
     cluster, so dbt always talks to the warehouse the loader wrote to."""
+    from pulse.privacy.keys import pgoptions
+
     env = settings().warehouse().dbt_env()
     env["PULSE_DBT_TARGET"] = dbt_target()
+    # The key staging hashes personal fields with, as a session setting: an env var read
+    # by dbt would be written into the compiled SQL under target/ (docs/privacy.md).
+    env["PGOPTIONS"] = pgoptions()
     return env
 
 
