@@ -31,6 +31,7 @@ import psycopg2.errors
 
 from pulse.config import settings
 from pulse.contract import Invalid, validate_event
+from pulse.privacy.erasure import Suppressed, Suppressor, suppressor
 from pulse.warehouse import connect
 
 KINDS = ("accounts", "events")  # accounts first: events are checked against known tenants
@@ -185,6 +186,7 @@ class _Ctx:
     batch_id: int
     tenants: frozenset[str]
     loaded_at: str  # stands in for received_at when the collector did not stamp one
+    suppress: Suppressor | None = None  # erased subjects (docs/privacy.md)
 
 
 def _event_row(line: bytes, line_no: int, ctx: _Ctx) -> bytes:
@@ -194,6 +196,8 @@ def _event_row(line: bytes, line_no: int, ctx: _Ctx) -> bytes:
     received = obj.get("received_at")
     received_at = _timestamp(received, "received_at") if received is not None else ctx.loaded_at
     tenant = obj["tenant_id"]
+    if ctx.suppress is not None and ctx.suppress(tenant, obj["user_id"]):
+        raise Suppressed
     if tenant not in ctx.tenants:
         raise Invalid("unknown_tenant", f"tenant {tenant[:60]!r} is not in any accounts export")
     head = (
@@ -227,6 +231,8 @@ def _account_row(line: bytes, line_no: int, ctx: _Ctx) -> bytes:
         export_date = date.fromisoformat(obj["export_date"])
     except ValueError:
         raise Invalid("bad_timestamp", "export_date is not YYYY-MM-DD") from None
+    if ctx.suppress is not None and ctx.suppress(obj["tenant_id"], None):
+        raise Suppressed
     return b"%s\t%s\t%d\t%d\t%s\n" % (
         export_date.isoformat().encode(),
         _copy_text(obj["tenant_id"]).encode(),
@@ -322,6 +328,8 @@ def _rows(
         try:
             chunk.append(build(line, line_no, ctx))
             loaded += 1
+        except Suppressed:
+            counts["suppressed"] += 1
         except Invalid as exc:
             text = line.decode("utf-8", "replace").replace("\x00", "\ufffd")
             rejects.append(_Rejected(line_no, exc.reason_code, exc.detail, _tenant_of(line), text))
@@ -375,7 +383,7 @@ def load_file(conn, lf: LandingFile, tenants: set[str]) -> FileResult:
         )
         batch_id = cur.fetchone()[0]
         cur.execute("select now()")
-        ctx = _Ctx(batch_id, frozenset(tenants), cur.fetchone()[0].isoformat())
+        ctx = _Ctx(batch_id, frozenset(tenants), cur.fetchone()[0].isoformat(), suppressor(cur))
         rejects: list[_Rejected] = []
         counts: Counter[str] = Counter()
         with gzip.open(lf.path, "rb") as raw:
@@ -386,6 +394,10 @@ def load_file(conn, lf: LandingFile, tenants: set[str]) -> FileResult:
                 if stream.error is not None:
                     raise stream.error from None
                 raise
+        if ctx.suppress is not None:
+            kept = [r for r in rejects if not ctx.suppress.line_is_suppressed(r.line, r.tenant_id)]
+            counts["suppressed"] += len(rejects) - len(kept)
+            rejects = kept
         if rejects:
             buf = io.StringIO()
             for r in rejects:
@@ -405,8 +417,8 @@ def load_file(conn, lf: LandingFile, tenants: set[str]) -> FileResult:
             )
         cur.execute(
             "update raw.load_ledger set status = 'loaded', rows_loaded = %s, rows_rejected = %s,"
-            " finished_at = clock_timestamp() where batch_id = %s",
-            (counts["loaded"], len(rejects), batch_id),
+            " rows_suppressed = %s, finished_at = clock_timestamp() where batch_id = %s",
+            (counts["loaded"], len(rejects), counts["suppressed"], batch_id),
         )
     return FileResult(
         lf, "loaded", batch_id, counts["loaded"], len(rejects),

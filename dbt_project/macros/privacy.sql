@@ -26,3 +26,28 @@
     {%- endif -%}
     payload -> '{{ record }}' ->> '{{ name }}'
 {%- endmacro %}
+
+{#- True when `at` falls in a period where the user had withdrawn analytics_tracking
+    consent: such events and everything built from them stay out of user-level marts
+    (docs/privacy.md). `alias` names a relation with tenant_id and user_id. -#}
+{% macro analytics_consent_withdrawn(alias, at) -%}
+    exists (
+        select 1
+        from {{ ref('int_user_consent_changes') }} as withdrawn
+        where withdrawn.purpose = 'analytics_tracking'
+            and not withdrawn.granted
+            and withdrawn.tenant_id = {{ alias }}.tenant_id
+            and withdrawn.user_id = {{ alias }}.user_id
+            and {{ at }} >= withdrawn.chosen_at
+            and (withdrawn.valid_until is null or {{ at }} < withdrawn.valid_until)
+    )
+{%- endmacro %}
+
+{#- A post-hook for user-level incremental models: removes rows already built that a
+    withdrawal (possibly one that arrived late) now covers. `at` is the row's time; a
+    date column counts from the start of its UTC day. Cheap: withdrawals are few. -#}
+{% macro analytics_consent_post_hook(at, is_date=false) -%}
+    {%- set at_expr = "(built." ~ at ~ "::timestamp at time zone 'UTC')" if is_date else "built." ~ at -%}
+    delete from {{ this }} as built
+    where {{ analytics_consent_withdrawn('built', at_expr) }}
+{%- endmacro %}
