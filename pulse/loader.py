@@ -196,8 +196,11 @@ def _event_row(line: bytes, line_no: int, ctx: _Ctx) -> bytes:
     received = obj.get("received_at")
     received_at = _timestamp(received, "received_at") if received is not None else ctx.loaded_at
     tenant = obj["tenant_id"]
-    if ctx.suppress is not None and ctx.suppress(tenant, obj["user_id"]):
-        raise Suppressed
+    if ctx.suppress is not None:
+        if ctx.suppress(tenant, obj["user_id"]):
+            raise Suppressed
+        if ctx.suppress.scrub_references(obj, tenant):
+            line = orjson.dumps(obj)
     if tenant not in ctx.tenants:
         raise Invalid("unknown_tenant", f"tenant {tenant[:60]!r} is not in any accounts export")
     head = (

@@ -67,9 +67,13 @@ def _run(args: argparse.Namespace) -> int:
             return _erase(subject, args.at_next_run)
         return _verify(subject)
     if cmd == "apply":
-        from pulse.privacy.apply import apply_before_dbt
+        from pulse import migrate
+        from pulse.privacy.consent import apply_ml_consent
+        from pulse.privacy.erasure import apply_pending
 
-        print(json.dumps(apply_before_dbt(), indent=2))
+        migrate.apply(log=lambda _m: None)
+        print(json.dumps({"erasures": apply_pending(),
+                          "ml_feature_rows_deleted": apply_ml_consent()}, indent=2))
         return 0
     if cmd == "purge":
         from pulse import migrate

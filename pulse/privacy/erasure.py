@@ -377,7 +377,11 @@ class Suppressor:
     users: frozenset[tuple[str, str]]  # (tenant hash, user hash)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "_user_tenants", frozenset(t for t, _ in self.users))
+        by_tenant: dict[str, set[str]] = {}
+        for t, u in self.users:
+            by_tenant.setdefault(t, set()).add(u)
+        object.__setattr__(self, "_user_tenants", frozenset(by_tenant))
+        object.__setattr__(self, "_by_tenant", by_tenant)
 
     def __call__(self, tenant_id: str, user_id: str | None) -> bool:
         key = pii_key()
@@ -387,6 +391,16 @@ class Suppressor:
         if user_id is None or th not in self._user_tenants:  # type: ignore[attr-defined]
             return False
         return (th, _cached_hash(key, user_id)) in self.users
+
+    def scrub_references(self, obj: dict[str, Any], tenant_id: str) -> bool:
+        """Replace an erased user's id where another user's event names them (e.g.
+        invited_by), in place; True when something was replaced. Only tenants with
+        erased users pay for the walk."""
+        key = pii_key()
+        erased = self._by_tenant.get(_cached_hash(key, tenant_id))  # type: ignore[attr-defined]
+        if not erased:
+            return False
+        return _replace_erased(obj, key, erased)
 
     def line_is_suppressed(self, line: str, tenant_id: str | None) -> bool:
         """For a quarantined line: its tenant (and user, when it parses) erased."""
@@ -399,6 +413,19 @@ class Suppressor:
         except orjson.JSONDecodeError:
             pass
         return self(tenant_id, user if isinstance(user, str) else None)
+
+
+def _replace_erased(node: Any, key: str, erased: set[str]) -> bool:
+    changed = False
+    items = node.items() if isinstance(node, dict) else enumerate(node)
+    for k, v in list(items):
+        if isinstance(v, str):
+            if _cached_hash(key, v) in erased:
+                node[k] = ERASED
+                changed = True
+        elif isinstance(v, dict | list):
+            changed = _replace_erased(v, key, erased) or changed
+    return changed
 
 
 @lru_cache(maxsize=65536)
