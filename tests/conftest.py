@@ -29,7 +29,7 @@ from pulse import warehouse  # noqa: E402
 from pulse.config import settings  # noqa: E402
 
 PULSE_SCHEMAS = ("raw", "staging", "intermediate", "marts", "reference", "analytics",
-                 "snapshots", "quality", "ml", "delivery")
+                 "snapshots", "quality", "ml", "delivery", "privacy")
 
 
 @pytest.fixture(scope="session")
