@@ -196,7 +196,7 @@ def test_consent_withdrawals_apply_even_after_the_lookback(built):
     query("insert into ml.model_registry (model_version, data_through, train_start, train_end,"
           " validation_start, validation_end, params, features, metrics, artifact_path,"
           " artifact_sha256) values ('t', %s, %s, %s, %s, %s, '{}', '[]', '{}', 'x', 'x')"
-          " returning 1", (LAST, START, START, LAST, LAST, LAST))
+          " returning 1", (LAST, START, START, LAST, LAST))
     for who in (user, other):
         query("insert into ml.ml_features (tenant_id, user_id, scored_at, model_version,"
               " churn_probability, ltv_prediction, propensity_scores, risk_band, top_factors)"
