@@ -24,7 +24,7 @@ def add_parser(sub) -> None:
     v.add_argument("--user")
 
     pv.add_parser("apply", help="apply pending erasure requests and ML-consent withdrawals"
-                  " (what the nightly run does before dbt)")
+                  " (the nightly tasks apply_privacy and apply_consent, without the purge)")
 
     g = pv.add_parser("purge", help="remove data past its retention period")
     g.add_argument("--as-of", type=date.fromisoformat,
