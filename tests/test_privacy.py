@@ -180,15 +180,21 @@ def _line(event_id: str, tenant: str, user: str, at: datetime, received: datetim
 
 def test_consent_withdrawals_apply_even_after_the_lookback(built):
     env = built["env"]
-    # two active users of a remaining tenant who allow ML predictions, with later events
+    withdrawn_at = datetime.combine(START + timedelta(days=2), datetime.min.time(),
+                                    tzinfo=UTC) + timedelta(hours=12)
+    # two active users of one tenant who signed up before then, allow ML predictions and
+    # make no other consent choice later
     (tenant, user), (_, other) = query(
         "select e.tenant_id, e.user_id from marts.fct_events e"
         " join marts.ml_user_consent_periods c on c.tenant_id = e.tenant_id"
         "  and c.user_id = e.user_id and c.valid_to is null and c.consent_ml_predictions"
+        " join intermediate.int_user_signups s on s.tenant_id = e.tenant_id"
+        "  and s.user_id = e.user_id and s.signed_up_at < %s"
         " where e.event_date > %s and e.tenant_id = (select min(tenant_id) from marts.fct_events)"
-        " group by 1, 2 order by count(*) desc, 2 limit 2", (START + timedelta(days=3),))
-    withdrawn_at = datetime.combine(START + timedelta(days=2), datetime.min.time(),
-                                    tzinfo=UTC) + timedelta(hours=12)
+        " and not exists (select 1 from intermediate.int_user_consent_changes later"
+        "  where later.user_id = e.user_id and later.chosen_at >= %s)"
+        " group by 1, 2 order by count(*) desc, 2 limit 2",
+        (withdrawn_at, START + timedelta(days=3), withdrawn_at))
     assert scalar("select count(*) from marts.fct_events where user_id = %s and event_at >= %s",
                   (user, withdrawn_at)) > 0
 
