@@ -248,7 +248,7 @@ def test_consent_withdrawals_apply_even_after_the_lookback(built):
 
 def test_retention_purge_removes_and_logs_old_rows(built):
     env = built["env"]
-    cutoff = LAST - timedelta(days=3)
+    cutoff = datetime.combine(LAST - timedelta(days=3), datetime.min.time(), tzinfo=UTC)
     old_raw = scalar("select count(*) from raw.events where event_ts < %s", (cutoff,))
     old_staged = scalar("select count(*) from staging.stg_pulse__events where event_at < %s",
                         (cutoff,))
@@ -258,7 +258,7 @@ def test_retention_purge_removes_and_logs_old_rows(built):
     assert scalar("select count(*) from raw.events where event_ts < %s", (cutoff,)) == 0
     assert scalar("select count(*) from raw.events where event_ts >= %s", (cutoff,)) > 0
     logged = dict(query("select table_name, rows_removed from privacy.purge_log"
-                        " where retention_class = 'user_events'"))
+                        " where retention_class = 'user_events' order by purged_at"))
     assert logged["raw.events"] == old_raw
     assert logged["staging.stg_pulse__events"] == old_staged
 
