@@ -33,7 +33,8 @@
 {% macro analytics_consent_withdrawn(alias, at) -%}
     exists (
         select 1
-        from {{ ref('int_user_consent_changes') }} as withdrawn
+        -- a subquery, so the alias stays valid when `dbt run --empty` wraps the ref
+        from (select * from {{ ref('int_user_consent_changes') }}) as withdrawn
         where withdrawn.purpose = 'analytics_tracking'
             and not withdrawn.granted
             and withdrawn.tenant_id = {{ alias }}.tenant_id
