@@ -4,7 +4,8 @@ Runs against its own database, `pulse_bench` on the local cluster. With WAREHOUS
 set it uses that database as it is, and drops Pulse's schemas in it: point it at a
 scratch database.
 
-    python -m bench [--size peer|demo|tiny] [--repeat 2] [--only loader|dbt|gate|ml|webhooks]
+    python -m bench [--size peer|demo|tiny] [--repeat 2]
+                    [--only loader|dbt|gate|ml|webhooks|privacy]
 
 Loader: the loader's events/s against a bare COPY of the same lines into a bare JSONB
 table (decompressed and escaped the same way, no validation, no typed columns).
@@ -20,6 +21,10 @@ models rebuilt from scratch).
 Gate: the quality gate (every suite of expectations/) on the whole data set loaded by one
 run, against `dbt build --full-refresh` of the same data; and the gate of a nightly run
 (the last day's batches) against the nightly increment's build. Target gate/build < 0.25.
+
+Privacy: the time to erase the busiest user and the busiest tenant from the built data
+set, next to its full dbt build, and the loader's time with erased subjects to suppress
+(bench/privacy.py).
 
 Webhooks: deliveries/s of `pulse.webhooks.deliver` (1,000 messages, 50 endpoints, a local
 receiver that answers at once) next to a plain loop of unsigned requests (bench/webhooks.py).
@@ -46,7 +51,7 @@ from pulse.config import settings
 from pulse.orchestration import dbt_env
 
 SCHEMAS = ("raw", "staging", "intermediate", "marts", "reference", "analytics", "snapshots",
-           "bench", "delivery", "quality", "ml")
+           "bench", "delivery", "quality", "ml", "privacy")
 
 
 def _reset() -> None:
@@ -353,7 +358,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--size", default="peer", choices=["tiny", "demo", "peer"])
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--repeat", type=int, default=2)
-    parser.add_argument("--only", choices=["loader", "dbt", "gate", "ml", "webhooks"],
+    parser.add_argument("--only", choices=["loader", "dbt", "gate", "ml", "webhooks", "privacy"],
                         default=None,
                         help="run one section (default: all)")
     args = parser.parse_args(argv)
@@ -388,6 +393,14 @@ def main(argv: list[str] | None = None) -> int:
 
         try:
             results["ml"] = bench_ml(landing, tally, _reset, _dbt)
+        except DbtFailed as exc:
+            print(f"\n{exc}", file=sys.stderr)
+            status = 1
+    if args.only in (None, "privacy"):
+        from bench.privacy import bench_privacy
+
+        try:
+            results["privacy"] = bench_privacy(landing, tally, _reset, _dbt)
         except DbtFailed as exc:
             print(f"\n{exc}", file=sys.stderr)
             status = 1

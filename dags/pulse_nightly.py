@@ -1,8 +1,9 @@
 """Pulse nightly ELT.
 
-apply raw DDL -> load the day's landing files (and any earlier ones not yet loaded)
--> quality gate on raw -> dbt (one task per model, its tests right after)
--> quality gate on the models -> score every user (churn, LTV, propensities)
+apply raw DDL -> apply pending erasures and the retention purge -> load the day's landing
+files (and any earlier ones not yet loaded) -> quality gate on raw -> dbt (one task per
+model, its tests right after) -> quality gate on the models -> delete the scores of users
+who withdrew ML consent -> score every user (churn, LTV, propensities)
 -> fill the webhook outbox -> publish the marts Asset (pulse_delivery then sends).
 
 Runs at 02:00 UTC for the previous day: a cron data interval, so the run for day D covers
@@ -41,6 +42,10 @@ def pulse_nightly():
         return orch.apply_raw_ddl()
 
     @task
+    def apply_privacy(logical_date=None, dag_run=None) -> dict:
+        return orch.apply_privacy(orch.target_day(logical_date, dag_run.run_after))
+
+    @task
     def load_landing(logical_date=None, dag_run=None) -> dict:
         return orch.load_landing(orch.target_day(logical_date, dag_run.run_after))
 
@@ -58,6 +63,10 @@ def pulse_nightly():
         return orch.quality_gate("after_dbt", day, dag_run.run_id)
 
     @task
+    def apply_consent() -> dict:
+        return orch.apply_consent()
+
+    @task
     def score_users(logical_date=None, dag_run=None) -> dict:
         return orch.score_users(orch.target_day(logical_date, dag_run.run_after))
 
@@ -70,8 +79,9 @@ def pulse_nightly():
         return load_report
 
     loaded = load_landing()
-    apply_raw_ddl() >> loaded
-    (gate_raw(loaded) >> transform >> gate_models() >> score_users() >> fill_outbox()
+    apply_raw_ddl() >> apply_privacy() >> loaded
+    (gate_raw(loaded) >> transform >> gate_models() >> apply_consent() >> score_users()
+     >> fill_outbox()
      >> publish_marts(loaded))
 
 

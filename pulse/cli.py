@@ -12,6 +12,7 @@
     pulse summary                             rows per layer, quarantine by reason
     pulse webhooks endpoints|deliver|replay   webhook endpoints, delivery and replays
     pulse ml train|score|report               churn, LTV and propensity models
+    pulse privacy erase|verify|apply|purge    erasure, retention, PII rules (docs/privacy.md)
 """
 
 from __future__ import annotations
@@ -211,6 +212,10 @@ def build_parser() -> argparse.ArgumentParser:
     from pulse.ml.cli import add_parser as add_ml_parser
 
     add_ml_parser(sub)
+
+    from pulse.privacy.cli import add_parser as add_privacy_parser
+
+    add_privacy_parser(sub)
     return parser
 
 

@@ -34,6 +34,15 @@ ENV_VARS: dict[str, str] = {
     "0: at once)",
     "PULSE_SECRETS_KEY": "Fernet key(s) that encrypt webhook signing secrets at rest, "
     "comma-separated, the first encrypts (default: $PULSE_HOME/secrets.key, created 0600)",
+    # Privacy (pulse/privacy/, docs/privacy.md)
+    "PULSE_PII_KEY": "key of the HMAC-SHA256 that replaces emails and erasure subjects "
+    "(default: a random key kept in $PULSE_HOME/pii.key, mode 0600)",
+    "PULSE_RETENTION_USER_EVENTS_DAYS": "days raw and user-level events are kept (default: 730)",
+    "PULSE_RETENTION_ANALYTICS_DAYS": "days tenant-level aggregates are kept (default: 2555)",
+    "PULSE_RETENTION_WEBHOOK_LOG_DAYS": "days webhook messages and attempts are kept "
+    "(default: 90)",
+    "PULSE_RETENTION_ML_FEATURES_DAYS": "days ml.ml_features scores are kept (default: 365)",
+    "PULSE_RETENTION_QUARANTINE_DAYS": "days quarantined lines are kept (default: 30)",
     # Webhook delivery (pulse/webhooks/settings.py reads these)
     "PULSE_WEBHOOK_ALLOW_NETWORKS": "comma-separated CIDRs webhooks may reach although they "
     "are private/loopback (default: none; tests allow 127.0.0.0/8)",

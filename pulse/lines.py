@@ -19,6 +19,7 @@ from typing import Any, BinaryIO
 import orjson
 
 from pulse.contract import Invalid, validate_event
+from pulse.privacy.erasure import Suppressed
 
 __all__ = [
     "Held",
@@ -197,6 +198,9 @@ class LineCtx:
     max_line_bytes: int = 1 << 20
     # line number -> PostgreSQL's message, for lines an earlier COPY attempt refused
     refused: dict[int, str] = field(default_factory=dict)
+    # erased subjects (pulse.privacy.erasure.Suppressor; docs/privacy.md): their lines are
+    # neither loaded nor quarantined, and mentions of them in others' lines are scrubbed
+    suppress: Any = None
 
 
 def _event_row(line: bytes, line_no: int, ctx: LineCtx) -> bytes:
@@ -206,6 +210,11 @@ def _event_row(line: bytes, line_no: int, ctx: LineCtx) -> bytes:
     received = obj.get("received_at")
     received_at = timestamp(received, "received_at") if received is not None else ctx.loaded_at
     tenant = obj["tenant_id"]
+    if ctx.suppress is not None:
+        if ctx.suppress(tenant, obj["user_id"]):
+            raise Suppressed
+        if ctx.suppress.scrub_references(obj, tenant):
+            line = orjson.dumps(obj)
     if tenant not in ctx.tenants:
         raise Held(obj["event_id"], tenant, event_ts, received_at)
     head = (
@@ -239,6 +248,8 @@ def _account_row(line: bytes, line_no: int, ctx: LineCtx) -> bytes:
         export_date = date.fromisoformat(obj["export_date"])
     except ValueError:
         raise Invalid("bad_timestamp", "export_date is not YYYY-MM-DD") from None
+    if ctx.suppress is not None and ctx.suppress(obj["tenant_id"], None):
+        raise Suppressed
     return b"%s\t%s\t%d\t%d\t%s\n" % (
         export_date.isoformat().encode(),
         copy_text(obj["tenant_id"]).encode(),

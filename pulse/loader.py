@@ -45,6 +45,7 @@ from pulse.lines import (
     split_lines,
     tenant_of,
 )
+from pulse.privacy.erasure import Suppressed, suppressor
 from pulse.warehouse import connect
 
 KINDS = ("accounts", "events")  # accounts first: events are checked against known tenants
@@ -203,6 +204,7 @@ class _FileOutcome:
     held: list[tuple[int, tuple[str, str, str, str], str]] = field(default_factory=list)
     sent: array = field(default_factory=lambda: array("i"))  # file line of each COPY row
     lines: int = 0
+    suppressed: int = 0  # lines of erased subjects (docs/privacy.md)
 
 
 def _rows(lines: Iterable[bytes], kind: str, ctx: LineCtx, out: _FileOutcome) -> Iterator[bytes]:
@@ -220,6 +222,8 @@ def _rows(lines: Iterable[bytes], kind: str, ctx: LineCtx, out: _FileOutcome) ->
             out.rejects.append(_Rejected(line_no, exc.reason_code, exc.detail, tenant, text))
         except Held as held:
             out.held.append((line_no, held.row, raw_line.rstrip(b"\r").decode()))
+        except Suppressed:
+            out.suppressed += 1
         if len(chunk) >= COPY_CHUNK_LINES:
             yield b"".join(chunk)
             chunk = []
@@ -354,16 +358,23 @@ def load_file(conn, lf: LandingFile) -> FileResult:
         batch_id = cur.fetchone()[0]
         tenants = known_tenants(cur)
         cur.execute("select now()")
-        ctx = LineCtx(batch_id, tenants, cur.fetchone()[0].isoformat(), limits.max_line_bytes)
+        ctx = LineCtx(batch_id, tenants, cur.fetchone()[0].isoformat(), limits.max_line_bytes,
+                      suppress=suppressor(cur))
         out = _copy_lines(cur, lf, ctx)
+        if ctx.suppress is not None:
+            # A quarantined line of an erased subject is not kept either.
+            kept = [r for r in out.rejects
+                    if not ctx.suppress.line_is_suppressed(r.line, r.tenant_id)]
+            out.suppressed += len(out.rejects) - len(kept)
+            out.rejects = kept
         if out.rejects:
             _write_rejects(cur, lf, batch_id, out.rejects)
         loaded = len(out.sent)
         cur.execute(
             "update raw.load_ledger set status = 'loaded', line_count = %s, rows_loaded = %s,"
-            " rows_rejected = %s, rows_held = %s, finished_at = clock_timestamp()"
-            " where batch_id = %s",
-            (out.lines, loaded, len(out.rejects), len(out.held), batch_id),
+            " rows_rejected = %s, rows_held = %s, rows_suppressed = %s,"
+            " finished_at = clock_timestamp() where batch_id = %s",
+            (out.lines, loaded, len(out.rejects), len(out.held), out.suppressed, batch_id),
         )
         admitted = holds.admit(cur, batch_id) if lf.kind == "accounts" else 0
         expired = holds.expire(cur, batch_id, lf.partition_date,

@@ -82,6 +82,27 @@ def load_landing(through: date) -> dict[str, Any]:
     return report.to_dict()
 
 
+# --- privacy (docs/privacy.md) --------------------------------------------------------
+
+def apply_privacy(day: date) -> dict[str, Any]:
+    """Before the load and dbt: apply pending erasure requests, then purge what is past its
+    retention period (counted back from the night's day)."""
+    from pulse.privacy.erasure import apply_pending
+    from pulse.privacy.retention import purge
+
+    erased = apply_pending(log=log.info)
+    purged = purge(day, log=log.info)
+    return {"erasure_requests_applied": len(erased),
+            "rows_purged": sum(p["rows_removed"] for p in purged)}
+
+
+def apply_consent() -> dict[str, Any]:
+    """After dbt, before scoring: scores of users who withdrew ML consent are deleted."""
+    from pulse.privacy.consent import apply_ml_consent
+
+    return {"ml_feature_rows_deleted": apply_ml_consent(log=log.info)}
+
+
 # --- the quality gate ------------------------------------------------------------------
 
 def quality_gate(stage: str, day: date, run_id: str,
@@ -127,8 +148,13 @@ def fill_outbox(day: date) -> dict[str, Any]:
 def dbt_env() -> dict[str, str]:
     """Variables for dbt_project/profiles.yml, derived from WAREHOUSE_URL or the local
     cluster, so dbt always talks to the warehouse the loader wrote to."""
+    from pulse.privacy.keys import pgoptions
+
     env = settings().warehouse().dbt_env()
     env["PULSE_DBT_TARGET"] = dbt_target()
+    # The key staging hashes personal fields with, as a session setting: an env var read
+    # by dbt would be written into the compiled SQL under target/ (docs/privacy.md).
+    env["PGOPTIONS"] = pgoptions()
     return env
 
 

@@ -93,7 +93,7 @@ def _check_marked(args: tuple[str, ...]) -> None:
             f"fixture that runs it, with @marks) `{needed}`, see tests/conftest.py")
 
 PULSE_SCHEMAS = ("raw", "staging", "intermediate", "marts", "reference", "analytics",
-                 "snapshots", "quality", "ml", "delivery")
+                 "snapshots", "quality", "ml", "delivery", "privacy")
 
 
 @pytest.fixture(scope="session")

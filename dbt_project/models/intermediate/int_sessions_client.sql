@@ -11,8 +11,12 @@
             {'columns': ['session_key'], 'unique': True},
             {'columns': ['_updated_at']},
         ],
+        post_hook="{{ analytics_consent_post_hook('started_at') }}",
     )
 }}
+-- rows an analytics_tracking withdrawal covers are removed after each build, even when
+-- the withdrawal arrived late (docs/privacy.md)
+-- depends_on: {{ ref('int_user_consent_changes') }}
 
 with
 

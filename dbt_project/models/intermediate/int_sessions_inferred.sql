@@ -16,8 +16,12 @@
             {'columns': ['tenant_id', 'user_id']},
             {'columns': ['_updated_at']},
         ],
+        post_hook="{{ analytics_consent_post_hook('started_at') }}",
     )
 }}
+-- rows an analytics_tracking withdrawal covers are removed after each build, even when
+-- the withdrawal arrived late (docs/privacy.md)
+-- depends_on: {{ ref('int_user_consent_changes') }}
 
 with
 

@@ -12,8 +12,12 @@
             {'columns': ['tenant_id', 'user_id', 'feature_name', 'activity_date'], 'unique': True},
             {'columns': ['_updated_at']},
         ],
+        post_hook="{{ analytics_consent_post_hook('activity_date', is_date=true) }}",
     )
 }}
+-- rows an analytics_tracking withdrawal covers are removed after each build, even when
+-- the withdrawal arrived late (docs/privacy.md)
+-- depends_on: {{ ref('int_user_consent_changes') }}
 
 with
 

@@ -9,8 +9,12 @@
         unique_key=['tenant_id', 'user_id'],
         incremental_strategy='delete+insert',
         indexes=[{'columns': ['tenant_id', 'user_id'], 'unique': True}],
+        post_hook="{{ analytics_consent_post_hook('signed_up_at') }}",
     )
 }}
+-- rows an analytics_tracking withdrawal covers are removed after each build, even when
+-- the withdrawal arrived late (docs/privacy.md)
+-- depends_on: {{ ref('int_user_consent_changes') }}
 
 with
 

@@ -96,15 +96,16 @@ renamed as (
         (event_ts at time zone 'UTC')::date as event_date,
         received_at,
 
-        payload -> 'properties' as properties,
+        -- personal keys hashed or removed, as the contract's "pii" attributes say
+        {{ pii_scrubbed_map('properties') }} as properties,
         payload -> 'properties' ->> 'feature_name' as feature_name,
-        payload -> 'user_properties' as user_properties,
+        {{ pii_scrubbed_map('user_properties') }} as user_properties,
 
-        payload -> 'context' ->> 'page_url' as page_url,
-        payload -> 'context' ->> 'referrer' as referrer,
-        payload -> 'context' ->> 'device_type' as device_type,
-        payload -> 'context' ->> 'browser' as browser,
-        payload -> 'context' ->> 'os' as os,
+        {{ pii_safe_field('context', 'page_url') }} as page_url,
+        {{ pii_safe_field('context', 'referrer') }} as referrer,
+        {{ pii_safe_field('context', 'device_type') }} as device_type,
+        {{ pii_safe_field('context', 'browser') }} as browser,
+        {{ pii_safe_field('context', 'os') }} as os,
 
         payload -> 'attribution' ->> 'utm_source' as utm_source,
         payload -> 'attribution' ->> 'utm_medium' as utm_medium,

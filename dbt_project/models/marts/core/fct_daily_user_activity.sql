@@ -15,8 +15,12 @@
             {'columns': ['_updated_at']},
             {'columns': ['tenant_id', 'activity_date']},
         ],
+        post_hook="{{ analytics_consent_post_hook('activity_date', is_date=true) }}",
     )
 }}
+-- rows an analytics_tracking withdrawal covers are removed after each build, even when
+-- the withdrawal arrived late (docs/privacy.md)
+-- depends_on: {{ ref('int_user_consent_changes') }}
 
 with
 

@@ -21,8 +21,12 @@
             {'columns': ['tenant_id', 'event_date']},
             {'columns': ['session_id']},
         ],
+        post_hook="{{ analytics_consent_post_hook('event_at') }}",
     )
 }}
+-- rows an analytics_tracking withdrawal covers are removed after each build, even when
+-- the withdrawal arrived late (docs/privacy.md)
+-- depends_on: {{ ref('int_user_consent_changes') }}
 
 with
 

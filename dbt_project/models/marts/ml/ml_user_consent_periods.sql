@@ -1,6 +1,7 @@
 {#-
   Each user's ML-predictions consent over time (seed 000's privacy controls): the choice
-  made at signup, then every user.consent_updated event, each valid from its UTC day
+  made at signup, then every user.consent_updated event (int_user_consent_changes, which
+  counts consent events beyond the late-event lookback too), each valid from its UTC day
   until the day of the next one. A view: the consent events are few, and scoring asks for
   one day at a time.
 -#}
@@ -8,16 +9,11 @@
 
 with
 
-signups as (
+-- staging-based, so a consent event beyond the late-event lookback still counts
+ml_choices as (
 
-    select * from {{ ref('int_user_signups') }}
-
-),
-
-consent_updates as (
-
-    select * from {{ ref('fct_events') }}
-    where event_name = 'user.consent_updated'
+    select * from {{ ref('int_user_consent_changes') }}
+    where purpose = 'ml_predictions'
 
 ),
 
@@ -26,22 +22,10 @@ choices as (
     select
         tenant_id,
         user_id,
-        signed_up_at as chosen_at,
-        'signup' as chosen_by,
-        consent_ml_predictions
-    from signups
-    where consent_ml_predictions is not null
-
-    union all
-
-    select
-        tenant_id,
-        user_id,
-        event_at as chosen_at,
-        'consent_updated' as chosen_by,
-        (properties -> 'consent' ->> 'ml_predictions')::boolean as consent_ml_predictions
-    from consent_updates
-    where properties -> 'consent' ->> 'ml_predictions' is not null
+        chosen_at,
+        chosen_by,
+        granted as consent_ml_predictions
+    from ml_choices
 
 ),
 
