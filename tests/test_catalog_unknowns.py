@@ -19,7 +19,7 @@ import pytest
 
 from generators import generate
 from pulse.quality import gate
-from tests.conftest import pulse_cli, query, reset_schemas, scalar
+from tests.conftest import marks, pulse_cli, query, reset_schemas, scalar
 
 DAY = date(2026, 1, 8)
 TYPO_FEATURE = "dashbaords"
@@ -43,6 +43,7 @@ def _plant(landing: Path) -> str:
 
 
 @pytest.fixture(scope="module")
+@marks("dbt_build")
 def built(warehouse_db, tmp_path_factory):
     landing = tmp_path_factory.mktemp("catalog") / "landing"
     generate(landing, seed=11, tenants=2, users=60, days=8, start=date(2026, 1, 1), dirty=0.0)

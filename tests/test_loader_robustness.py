@@ -366,6 +366,7 @@ def test_two_and_three_concurrent_loaders_equal_one(clean_warehouse, tmp_path):
 
 # --- item 3: a new tenant's first days count ------------------------------------------
 
+@pytest.mark.dbt_build
 def test_a_tenant_exported_two_days_after_its_first_events_counts_in_dau(
         clean_warehouse, tmp_path):
     landing = tmp_path / "landing"

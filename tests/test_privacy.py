@@ -15,7 +15,7 @@ import pytest
 
 from generators import generate
 from pulse.privacy import pii
-from tests.conftest import pulse_cli, query, reset_schemas, scalar
+from tests.conftest import marks, pulse_cli, query, reset_schemas, scalar
 
 START = date(2026, 1, 1)
 DAYS = 8
@@ -34,6 +34,7 @@ def test_the_contract_marks_personal_fields_and_the_macro_follows_it():
 
 
 @pytest.fixture(scope="module")
+@marks("airflow", "dbt_build")
 def built(warehouse_db, airflow_db, tmp_path_factory):
     base = tmp_path_factory.mktemp("privacy")
     landing = base / "landing"

@@ -16,7 +16,7 @@ from psycopg2 import errors, sql
 
 from generators import generate
 from pulse import warehouse
-from tests.conftest import REPO, pulse_cli, query, reset_schemas, scalar, settings
+from tests.conftest import REPO, marks, pulse_cli, query, reset_schemas, scalar, settings
 
 ROLES = ("pulse_owner", "pulse_loader", "pulse_delivery", "pulse_analyst",
          "pulse_tenant_reader")
@@ -27,6 +27,7 @@ LAST = date(2026, 1, 21)
 
 
 @pytest.fixture(scope="module")
+@marks("dbt_build")
 def built(warehouse_db, tmp_path_factory):
     """A small warehouse built by one `dbt build`, with scores in ml.ml_features (so the
     ML marts have rows) and one webhook endpoint with its secret."""
