@@ -12,6 +12,8 @@
     pulse summary                             rows per layer, quarantine by reason
     pulse webhooks endpoints|deliver|replay   webhook endpoints, delivery and replays
     pulse ml train|score|report               churn, LTV and propensity models
+    pulse dashboards list|check               the dashboards in dashboards/
+    pulse report [--out DIR]                  the dashboards as static HTML
 """
 
 from __future__ import annotations
@@ -210,6 +212,10 @@ def build_parser() -> argparse.ArgumentParser:
     from pulse.ml.cli import add_parser as add_ml_parser
 
     add_ml_parser(sub)
+
+    from pulse.dashboards.cli import add_parser as add_dashboards_parser
+
+    add_dashboards_parser(sub)
     return parser
 
 

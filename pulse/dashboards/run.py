@@ -14,6 +14,7 @@ from datetime import date
 from typing import Any
 
 import psycopg2
+from psycopg2 import sql
 
 from pulse.dashboards.spec import Card, Dashboard, bind
 from pulse.warehouse import connect
@@ -51,7 +52,8 @@ class CardResult:
         if self.error:
             return f"error: {self.error}"
         if not self.rows:
-            return f"empty result{f' ({self.card.empty_reason.strip()})' if self.card.empty_reason else ''}"
+            why = " ".join((self.card.empty_reason or "").split())
+            return f"empty result ({why})" if why else "empty result"
         return None
 
 
@@ -62,7 +64,7 @@ def analyst_session(role: str = ANALYST_ROLE) -> Iterator[Any]:
     try:
         conn.set_session(readonly=True)
         with conn.cursor() as cur:
-            cur.execute("set role %s" % role)  # a fixed identifier, never user input
+            cur.execute(sql.SQL("set role {}").format(sql.Identifier(role)))
             cur.execute("set statement_timeout = %s", (STATEMENT_TIMEOUT_MS,))
             yield cur
         conn.rollback()
@@ -70,13 +72,13 @@ def analyst_session(role: str = ANALYST_ROLE) -> Iterator[Any]:
         conn.close()
 
 
-def run_card(cur: Any, card: Card, filters: Filters = Filters()) -> CardResult:
+def run_card(cur: Any, card: Card, filters: Filters | None = None) -> CardResult:
     """Runs one card; an SQL error is returned in the result (the session goes on)."""
-    sql, params = bind(card.sql, filters.values())
+    text, params = bind(card.sql, (filters or Filters()).values())
     started = time.perf_counter()
     cur.execute("savepoint card")
     try:
-        cur.execute(sql, params)
+        cur.execute(text, params)
         rows = cur.fetchall()
         columns = [d.name for d in cur.description]
     except psycopg2.Error as exc:
@@ -87,8 +89,9 @@ def run_card(cur: Any, card: Card, filters: Filters = Filters()) -> CardResult:
     return CardResult(card, columns, rows, time.perf_counter() - started)
 
 
-def run_dashboards(dashboards: list[Dashboard], filters: Filters = Filters()
+def run_dashboards(dashboards: list[Dashboard], filters: Filters | None = None
                    ) -> list[CardResult]:
     """Every card of every dashboard, in one analyst session."""
+    filters = filters or Filters()
     with analyst_session() as cur:
         return [run_card(cur, card, filters) for d in dashboards for card in d.cards]
