@@ -4,7 +4,8 @@ Runs against its own database, `pulse_bench` on the local cluster. With WAREHOUS
 set it uses that database as it is, and drops Pulse's schemas in it: point it at a
 scratch database.
 
-    python -m bench [--size peer|demo|tiny] [--repeat 2] [--only loader|dbt|gate|ml|webhooks]
+    python -m bench [--size peer|demo|tiny] [--repeat 2]
+                    [--only loader|dbt|gate|ml|webhooks|dashboards]
 
 Loader: the loader's events/s against a bare COPY of the same lines into a bare JSONB
 table (decompressed and escaped the same way, no validation, no typed columns).
@@ -23,6 +24,9 @@ run, against `dbt build --full-refresh` of the same data; and the gate of a nigh
 
 Webhooks: deliveries/s of `pulse.webhooks.deliver` (1,000 messages, 50 endpoints, a local
 receiver that answers at once) next to a plain loop of unsigned requests (bench/webhooks.py).
+
+Dashboards: every card of dashboards/ as pulse_analyst, p50/p95 per card, unfiltered and
+for one tenant's last 30 days (bench/dashboards.py; target p95 < 200 ms).
 """
 
 from __future__ import annotations
@@ -352,7 +356,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--size", default="peer", choices=["tiny", "demo", "peer"])
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--repeat", type=int, default=2)
-    parser.add_argument("--only", choices=["loader", "dbt", "gate", "ml", "webhooks"],
+    parser.add_argument("--only", choices=["loader", "dbt", "gate", "ml", "webhooks", "dashboards"],
                         default=None,
                         help="run one section (default: all)")
     args = parser.parse_args(argv)
@@ -394,6 +398,14 @@ def main(argv: list[str] | None = None) -> int:
         from bench.webhooks import bench_webhooks
 
         results["webhooks"] = bench_webhooks()
+    if args.only in (None, "dashboards"):
+        from bench.dashboards import bench_dashboards
+
+        try:
+            results["dashboards"] = bench_dashboards(landing, tally, _reset, _dbt)
+        except DbtFailed as exc:
+            print(f"\n{exc}", file=sys.stderr)
+            status = 1
     out.write_text(json.dumps(results, indent=2))
     print(f"\nresults written to {out}")
     return status
