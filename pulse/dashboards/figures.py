@@ -18,7 +18,10 @@ CATEGORY_COLOURS = {
     "passed": "#2e9e44", "warnings": "#f2b134", "critical_failures": "#d6404a",
     "delivered": "#2e9e44", "in_progress": "#8fb8de", "failed": "#f2b134",
     "abandoned": "#d6404a",
+    "new_mrr": "#2e7d32", "expansion_mrr": "#7cc47f", "reactivated_mrr": "#4a90c2",
+    "contraction_mrr": "#f28e2b", "churned_mrr": "#d6404a",
 }
+ACRONYMS = {"dau", "wau", "mau", "mrr", "nrr", "ltv", "p90", "p95", "d1", "d7", "d30"}
 
 
 def plain(value: Any) -> Any:
@@ -31,8 +34,9 @@ def plain(value: Any) -> Any:
 
 
 def _label(column: str) -> str:
-    # short names are acronyms (dau, mau, nrr, mrr)
-    return column.upper() if len(column) <= 4 else column.replace("_", " ").capitalize()
+    words = [w.upper() if w in ACRONYMS else w for w in column.split("_")]
+    text = " ".join(words)
+    return text[0].upper() + text[1:]
 
 
 def _traces(card: Card, columns: list[str], rows: list[tuple]) -> list[dict[str, Any]]:
@@ -78,9 +82,12 @@ def _xy_figure(card: Card, columns: list[str], rows: list[tuple]) -> go.Figure:
     cat_axis = {"title": {"text": f.get("x_label") or ""}}
     first_x = rows[0][columns.index(f["x"])] if rows else None
     if isinstance(first_x, (date, datetime)):
-        cat_axis["type"] = "date"
+        # days, never a midnight time of day (a single day would show "00:00:00")
+        cat_axis.update(type="date", tickformat="%b %-d, %Y", hoverformat="%Y-%m-%d")
     elif isinstance(first_x, str):
         cat_axis["type"] = "category"
+    elif isinstance(first_x, int):
+        cat_axis["tickformat"] = "d"  # periods are whole numbers, never 0.5
     if horizontal:
         fig.update_layout(xaxis=value_axis, yaxis=cat_axis,
                           height=max(HEIGHT, 28 * len({r[columns.index(f['x'])] for r in rows})))
