@@ -59,12 +59,15 @@ def _page(title: str, body: str, *, with_plotly: bool, up: bool) -> str:
             "</body></html>")
 
 
-def _cell(value: object) -> str:
+def _cell(value: object, fmt: str | None = None) -> str:
     value = plain(value)
     if value is None:
         return "<td></td>"
     if isinstance(value, bool):
         return f"<td>{'yes' if value else 'no'}</td>"
+    if fmt and fmt.endswith("%") and isinstance(value, (int, float)):
+        digits = int(fmt[1:-1] or 0)  # ".0%" -> 0 decimals, as in the charts' d3 formats
+        return f'<td class="num">{value:.{digits}%}</td>'
     if isinstance(value, (int, float)):
         text = f"{value:,}" if isinstance(value, int) else f"{value:,.4g}"
         return f'<td class="num">{text}</td>'
@@ -73,9 +76,11 @@ def _cell(value: object) -> str:
 
 def _table(result: CardResult) -> str:
     columns = result.card.fields["columns"]
+    formats = result.card.fields.get("formats") or {}
     idx = [result.columns.index(c) for c in columns]
     head = "".join(f"<th>{html.escape(c.replace('_', ' '))}</th>" for c in columns)
-    body = "".join("<tr>" + "".join(_cell(row[i]) for i in idx) + "</tr>"
+    body = "".join("<tr>" + "".join(_cell(row[i], formats.get(c))
+                                    for i, c in zip(idx, columns, strict=True)) + "</tr>"
                    for row in result.rows[:TABLE_MAX_ROWS])
     return (f'<div class="scroll"><table class="data"><thead><tr>{head}</tr></thead>'
             f"<tbody>{body}</tbody></table></div>")
