@@ -32,7 +32,8 @@ def chromium_binary() -> str | None:
 
 class Page:
     def __init__(self, ws_url: str):
-        self.ws = connect(ws_url, max_size=None, open_timeout=30)
+        self._connection = connect(ws_url, max_size=None, open_timeout=30)
+        self.ws = self._connection.__enter__()
         self._id = 0
         self.errors: list[str] = []
         self.events: list[dict] = []
@@ -95,7 +96,7 @@ class Page:
         path.write_bytes(base64.b64decode(data["data"]))
 
     def close(self) -> None:
-        self.ws.close()
+        self._connection.__exit__(None, None, None)
 
 
 class Chromium:

@@ -84,6 +84,8 @@ def _xy_figure(card: Card, columns: list[str], rows: list[tuple]) -> go.Figure:
     if isinstance(first_x, (date, datetime)):
         # days, never a midnight time of day (a single day would show "00:00:00")
         cat_axis.update(type="date", tickformat="%b %-d, %Y", hoverformat="%Y-%m-%d")
+        if len({r[columns.index(f["x"])] for r in rows}) <= 7:
+            cat_axis["dtick"] = 86_400_000  # a few days: one tick a day, not every 12 hours
     elif isinstance(first_x, str):
         cat_axis["type"] = "category"
     elif isinstance(first_x, int):
