@@ -41,6 +41,7 @@ table.data th, table.data td { text-align: left; padding: 5px 8px;
                               border-bottom: 1px solid #e3e6ea; }
 table.data th { background: #eef1f5; position: sticky; top: 0; }
 table.data td.num { text-align: right; font-variant-numeric: tabular-nums; }
+table.data td.day { white-space: nowrap; }
 .scroll { max-height: 480px; overflow: auto; }
 ul.dashboards li { margin: 10px 0; } .meta { color: #6b7680; font-size: 13px; }
 """
@@ -65,6 +66,8 @@ def _cell(value: object, fmt: str | None = None) -> str:
         return "<td></td>"
     if isinstance(value, bool):
         return f"<td>{'yes' if value else 'no'}</td>"
+    if isinstance(value, str) and len(value) == 10 and value[4] == "-" and value[7] == "-":
+        return f'<td class="day">{value}</td>'  # a day: never broken over two lines
     if fmt and fmt.endswith("%") and isinstance(value, (int, float)):
         digits = int(fmt[1:-1] or 0)  # ".0%" -> 0 decimals, as in the charts' d3 formats
         return f'<td class="num">{value:.{digits}%}</td>'
