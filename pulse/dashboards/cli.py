@@ -72,10 +72,15 @@ def _check() -> int:
 
 
 def run(args: argparse.Namespace) -> int:
+    from pulse.dashboards.run import NoAnalystRole
+
     try:
         if args.dashboards_command == "list":
             return _list(args.json)
         return _check()
+    except NoAnalystRole as exc:
+        print(f"pulse dashboards: {exc}", file=sys.stderr)
+        return 2
     except SpecError as exc:
         print(f"pulse dashboards: {exc}; fix the file in dashboards/ (docs/dashboards.md)",
               file=sys.stderr)
@@ -84,10 +89,13 @@ def run(args: argparse.Namespace) -> int:
 
 def run_report(args: argparse.Namespace) -> int:
     from pulse.dashboards.report import build_report
-    from pulse.dashboards.run import Filters
+    from pulse.dashboards.run import Filters, NoAnalystRole
 
     try:
         index = build_report(args.out, Filters(args.tenant, args.date_from, args.date_to))
+    except NoAnalystRole as exc:
+        print(f"pulse report: {exc}", file=sys.stderr)
+        return 2
     except SpecError as exc:
         print(f"pulse report: {exc}; fix the file in dashboards/ (docs/dashboards.md)",
               file=sys.stderr)

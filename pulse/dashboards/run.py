@@ -57,6 +57,10 @@ class CardResult:
         return None
 
 
+class NoAnalystRole(RuntimeError):
+    """The warehouse has no pulse_analyst role (a server where Pulse may not create roles)."""
+
+
 @contextmanager
 def analyst_session(role: str = ANALYST_ROLE) -> Iterator[Any]:
     """A cursor with the analyst's rights, read-only; rolled back at the end."""
@@ -64,6 +68,11 @@ def analyst_session(role: str = ANALYST_ROLE) -> Iterator[Any]:
     try:
         conn.set_session(readonly=True)
         with conn.cursor() as cur:
+            cur.execute("select 1 from pg_roles where rolname = %s", (role,))
+            if cur.fetchone() is None:
+                raise NoAnalystRole(
+                    f"the warehouse has no role {role}: an administrator adds it with "
+                    "`psql -f sql/migrations/0007_roles.sql` (docs/roles.md)")
             cur.execute(sql.SQL("set role {}").format(sql.Identifier(role)))
             cur.execute("set statement_timeout = %s", (STATEMENT_TIMEOUT_MS,))
             yield cur
