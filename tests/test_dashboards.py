@@ -245,3 +245,11 @@ def test_an_empty_card_says_why_in_the_report(built, tmp_path):
     text = (tmp_path / "nothing.html").read_text()
     assert "No data yet: no scores yet: the model trains after about 90 days." in text
     assert 'data-empty="1"' in text
+
+
+def test_a_warehouse_without_the_analyst_role_gets_a_clear_error(warehouse_db):
+    from pulse.dashboards.run import NoAnalystRole
+
+    with pytest.raises(NoAnalystRole, match="0007_roles.sql"), \
+            analyst_session(role="pulse_no_such_role"):
+        pass
