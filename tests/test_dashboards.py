@@ -250,6 +250,6 @@ def test_an_empty_card_says_why_in_the_report(built, tmp_path):
 def test_a_warehouse_without_the_analyst_role_gets_a_clear_error(warehouse_db):
     from pulse.dashboards.run import NoAnalystRole
 
-    with pytest.raises(NoAnalystRole, match="0007_roles.sql"), \
+    with pytest.raises(NoAnalystRole, match=r"0007_roles\.sql"), \
             analyst_session(role="pulse_no_such_role"):
         pass
