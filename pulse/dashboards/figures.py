@@ -146,9 +146,9 @@ def figure(card: Card, columns: list[str], rows: list[tuple]) -> dict[str, Any]:
         fig = _funnel(card, columns, rows)
     else:
         fig = _xy_figure(card, columns, rows)
-    fig.update_layout(template="plotly_white", margin={"l": 70, "r": 30, "t": 40, "b": 60},
-                      legend={"orientation": "h", "y": -0.2 if card.visualization != "heatmap"
-                              else 1.1},
+    # the legend above the plot: below it, long rotated category labels would cover it
+    fig.update_layout(template="plotly_white", margin={"l": 70, "r": 30, "t": 50, "b": 60},
+                      legend={"orientation": "h", "x": 0, "y": 1.02, "yanchor": "bottom"},
                       font={"family": "system-ui, sans-serif", "size": 13})
     if fig.layout.height is None:
         fig.update_layout(height=HEIGHT)
