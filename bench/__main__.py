@@ -5,7 +5,7 @@ set it uses that database as it is, and drops Pulse's schemas in it: point it at
 scratch database.
 
     python -m bench [--size peer|demo|tiny] [--repeat 2]
-                    [--only loader|dbt|gate|ml|webhooks|privacy]
+                    [--only loader|dbt|gate|ml|webhooks|privacy|dashboards]
 
 Loader: the loader's events/s against a bare COPY of the same lines into a bare JSONB
 table (decompressed and escaped the same way, no validation, no typed columns).
@@ -28,6 +28,9 @@ set, next to its full dbt build, and the loader's time with erased subjects to s
 
 Webhooks: deliveries/s of `pulse.webhooks.deliver` (1,000 messages, 50 endpoints, a local
 receiver that answers at once) next to a plain loop of unsigned requests (bench/webhooks.py).
+
+Dashboards: every card of dashboards/ as pulse_analyst, p50/p95 per card, unfiltered and
+for one tenant's last 30 days (bench/dashboards.py; target p95 < 200 ms).
 """
 
 from __future__ import annotations
@@ -358,7 +361,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--size", default="peer", choices=["tiny", "demo", "peer"])
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--repeat", type=int, default=2)
-    parser.add_argument("--only", choices=["loader", "dbt", "gate", "ml", "webhooks", "privacy"],
+    parser.add_argument("--only", choices=["loader", "dbt", "gate", "ml", "webhooks", "privacy",
+                                             "dashboards"],
                         default=None,
                         help="run one section (default: all)")
     args = parser.parse_args(argv)
@@ -408,6 +412,14 @@ def main(argv: list[str] | None = None) -> int:
         from bench.webhooks import bench_webhooks
 
         results["webhooks"] = bench_webhooks()
+    if args.only in (None, "dashboards"):
+        from bench.dashboards import bench_dashboards
+
+        try:
+            results["dashboards"] = bench_dashboards(landing, tally, _reset, _dbt)
+        except DbtFailed as exc:
+            print(f"\n{exc}", file=sys.stderr)
+            status = 1
     out.write_text(json.dumps(results, indent=2))
     print(f"\nresults written to {out}")
     return status

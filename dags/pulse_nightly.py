@@ -4,7 +4,8 @@ apply raw DDL -> apply pending erasures and the retention purge -> load the day'
 files (and any earlier ones not yet loaded) -> quality gate on raw -> dbt (one task per
 model, its tests right after) -> quality gate on the models -> delete the scores of users
 who withdrew ML consent -> score every user (churn, LTV, propensities)
--> fill the webhook outbox -> publish the marts Asset (pulse_delivery then sends).
+-> fill the webhook outbox -> publish the marts Asset (pulse_delivery then sends)
+-> refresh the static report (`pulse report`).
 
 Runs at 02:00 UTC for the previous day: a cron data interval, so the run for day D covers
 [D 02:00, D+1 02:00) and loads landing partitions through dt=D; a manual run
@@ -78,11 +79,18 @@ def pulse_nightly():
     def publish_marts(load_report: dict) -> dict:
         return load_report
 
+    @task
+    def refresh_report() -> dict:
+        # the static report (README "Looking at the data") shows the marts just published
+        from pulse.dashboards.report import refresh_report as refresh
+
+        return refresh()
+
     loaded = load_landing()
     apply_raw_ddl() >> apply_privacy() >> loaded
     (gate_raw(loaded) >> transform >> gate_models() >> apply_consent() >> score_users()
      >> fill_outbox()
-     >> publish_marts(loaded))
+     >> publish_marts(loaded) >> refresh_report())
 
 
 pulse_nightly()

@@ -13,6 +13,8 @@
     pulse webhooks endpoints|deliver|replay   webhook endpoints, delivery and replays
     pulse ml train|score|report               churn, LTV and propensity models
     pulse privacy erase|verify|apply|purge    erasure, retention, PII rules (docs/privacy.md)
+    pulse dashboards list|check               the dashboards in dashboards/
+    pulse report [--out DIR]                  the dashboards as static HTML
 """
 
 from __future__ import annotations
@@ -216,6 +218,9 @@ def build_parser() -> argparse.ArgumentParser:
     from pulse.privacy.cli import add_parser as add_privacy_parser
 
     add_privacy_parser(sub)
+    from pulse.dashboards.cli import add_parser as add_dashboards_parser
+
+    add_dashboards_parser(sub)
     return parser
 
 
