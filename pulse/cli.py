@@ -12,6 +12,7 @@
     pulse summary                             rows per layer, quarantine by reason
     pulse webhooks endpoints|deliver|replay   webhook endpoints, delivery and replays
     pulse ml train|score|report               churn, LTV and propensity models
+    pulse metabase apply [--plan]             the dashboards in Metabase (REST API)
 """
 
 from __future__ import annotations
@@ -210,6 +211,10 @@ def build_parser() -> argparse.ArgumentParser:
     from pulse.ml.cli import add_parser as add_ml_parser
 
     add_ml_parser(sub)
+
+    from pulse.metabase.cli import add_parser as add_metabase_parser
+
+    add_metabase_parser(sub)
     return parser
 
 
