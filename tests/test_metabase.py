@@ -87,8 +87,8 @@ def test_apply_creates_everything_with_the_right_shapes(specs):
             vs = cards["Daily active users"]["visualization_settings"] if \
                 "Daily active users" in cards else None
             if vs is not None:
-                assert vs == {"graph.dimensions": ["activity_date"],
-                              "graph.metrics": ["dau", "wau", "mau"]}
+                assert vs == {"graph.dimensions": ["activity_date"], "graph.metrics": [
+                    "active_users", "weekly_active_users", "monthly_active_users"]}
 
             (dash,) = [d for d in mb.dashboards.values() if d["collection_id"] == coll["id"]]
             assert dash["name"] == spec.title and dash["description"] == spec.description
@@ -161,7 +161,7 @@ def test_a_changed_card_sql_is_updated_in_place(tmp_path):
                      for d in mb.dashboards.values()}
 
         spec = folder / "quality.yml"
-        spec.write_text(spec.read_text().replace("count(*) as lines", "count(*) as n_lines"))
+        spec.write_text(spec.read_text().replace("as lines", "as n_lines"))
         mb.requests.clear()
         proc = apply(mb, folder=folder)
         _no_rejections(mb)
@@ -229,7 +229,7 @@ def test_unreachable_metabase_is_one_line(tmp_path):
     assert len(proc.stderr.strip().splitlines()) == 1 and "cannot reach Metabase" in proc.stderr
 
 
-def _as_metabase_runs_it(sql: str, values: dict[str, str]) -> str:
+def as_metabase_runs_it(sql: str, values: dict[str, str]) -> str:
     """Metabase's substitution: an optional clause whose tag has no value is dropped;
     a text or date value becomes a quoted literal."""
     def clause(m: re.Match[str]) -> str:
@@ -251,10 +251,10 @@ def test_the_filter_clauses_are_valid_sql_on_postgresql(warehouse_db):
                     "('ten_b', date '2026-01-05', 4)) as v(tenant_id, day, n) order by day",
                 filters={"tenant": "tenant_id", "date_range": "day"})
     wrapped = native_sql(card)
-    assert len(query(_as_metabase_runs_it(wrapped, {}))) == 2
-    assert query(_as_metabase_runs_it(wrapped, {"tenant": "ten_b"}))[0][2] == 4
-    assert len(query(_as_metabase_runs_it(
+    assert len(query(as_metabase_runs_it(wrapped, {}))) == 2
+    assert query(as_metabase_runs_it(wrapped, {"tenant": "ten_b"}))[0][2] == 4
+    assert len(query(as_metabase_runs_it(
         wrapped, {"date_from": "2026-01-03", "date_to": "2026-01-31"}))) == 1
     for spec in load_folder(FIXTURES):
         for c in spec.cards:
-            assert _as_metabase_runs_it(native_sql(c), {}).count("{{") == 0
+            assert as_metabase_runs_it(native_sql(c), {}).count("{{") == 0
