@@ -15,6 +15,7 @@
     pulse privacy erase|verify|apply|purge    erasure, retention, PII rules (docs/privacy.md)
     pulse dashboards list|check               the dashboards in dashboards/
     pulse report [--out DIR]                  the dashboards as static HTML
+    pulse metabase apply [--plan]             the dashboards in Metabase (REST API)
 """
 
 from __future__ import annotations
@@ -221,6 +222,9 @@ def build_parser() -> argparse.ArgumentParser:
     from pulse.dashboards.cli import add_parser as add_dashboards_parser
 
     add_dashboards_parser(sub)
+    from pulse.metabase.cli import add_parser as add_metabase_parser
+
+    add_metabase_parser(sub)
     return parser
 
 

@@ -24,6 +24,13 @@ def _password() -> str:
     return secrets.token_urlsafe(24)
 
 
+def _metabase_password() -> str:
+    # Metabase's default password complexity wants a digit and a letter; a URL-safe token
+    # has none now and then, so one of each is appended.
+    return _password() + secrets.choice("abcdefghijkmnpqrstuvwxyz") + str(
+        secrets.randbelow(10))
+
+
 def _fernet() -> str:
     return Fernet.generate_key().decode()
 
@@ -37,6 +44,8 @@ GENERATED: dict[str, Callable[[], str]] = {
     "AIRFLOW_FERNET_KEY": _fernet,
     "PULSE_SECRETS_KEY": _fernet,
     "METABASE_ANALYST_PASSWORD": _password,
+    # the Metabase admin `pulse metabase apply` creates on first start and logs in as
+    "METABASE_ADMIN_PASSWORD": _metabase_password,
 }
 
 

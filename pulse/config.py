@@ -59,6 +59,14 @@ ENV_VARS: dict[str, str] = {
     "PULSE_WEBHOOK_CONCURRENCY": "webhook requests in flight at once (default: 64)",
     "PULSE_WEBHOOK_DISABLE_AFTER_DAYS": "days an endpoint may fail in a row before it is "
     "disabled (default: 5)",
+    # Metabase provisioning (pulse/metabase/provision.py reads these)
+    "PULSE_METABASE_URL": "Metabase's address for `pulse metabase apply` "
+    "(default: http://127.0.0.1:3000)",
+    "PULSE_METABASE_ADMIN_EMAIL": "the Metabase admin's email; created on a fresh Metabase "
+    "(default: admin@pulse.local)",
+    "PULSE_METABASE_ADMIN_PASSWORD": "the Metabase admin's password (required; never printed)",
+    "PULSE_METABASE_WAREHOUSE_URL": "postgresql://USER:PASSWORD@HOST:PORT/DB: the warehouse "
+    "as Metabase reaches it, as a login in role pulse_analyst (required)",
 }
 
 REPO_ROOT = Path(__file__).resolve().parents[1]

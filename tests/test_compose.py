@@ -27,7 +27,11 @@ COMPOSE = REPO / "docker-compose.yml"
 
 AIRFLOW_SERVICES = ("airflow-init", "airflow-apiserver", "airflow-scheduler",
                     "airflow-dag-processor")
-EXPECTED_SERVICES = ("postgres", *AIRFLOW_SERVICES, "metabase")
+# Runs `pulse metabase apply` once Metabase is healthy (the Airflow image, no Airflow).
+METABASE_APPLY = "metabase-apply"
+EXPECTED_SERVICES = ("postgres", *AIRFLOW_SERVICES, "metabase", METABASE_APPLY)
+# Services that run Pulse's code and may therefore carry its PULSE_* variables.
+PULSE_SERVICES = (*AIRFLOW_SERVICES, METABASE_APPLY)
 # Where the image installs Pulse (docker/airflow.Dockerfile): pulse.config.REPO_ROOT there.
 CONTAINER_REPO = "/opt/pulse"
 
@@ -341,9 +345,9 @@ def test_every_environment_variable_is_read_by_someone(compose):
                 if var not in ENV_VARS:
                     problems.append(f"{where}: Pulse does not read it (not a key of "
                                     "pulse.config.ENV_VARS)")
-                if name not in AIRFLOW_SERVICES:
-                    problems.append(f"{where}: Pulse's variables belong on the Airflow "
-                                    "services only")
+                if name not in PULSE_SERVICES:
+                    problems.append(f"{where}: Pulse's variables belong on the services "
+                                    f"that run Pulse only: {PULSE_SERVICES}")
             elif var.startswith("AIRFLOW__"):
                 parts = var.split("__")
                 if len(parts) != 3 or not all(parts[1:]):
@@ -540,3 +544,68 @@ def test_variables_on_the_allow_list_are_read_where_it_says(compose):
                map(_split_volume, service_of(compose, "postgres").get("volumes", []))
                if source.endswith("postgres-init-roles.sh")]
     assert mounted and mounted[0].startswith("/docker-entrypoint-initdb.d/")
+
+
+# --- Metabase: the dashboards provisioned once it is healthy ------------------------------
+
+def test_metabase_apply_runs_once_metabase_is_healthy(compose):
+    metabase = service_of(compose, "metabase")
+    check = json.dumps(metabase.get("healthcheck", {}).get("test"))
+    assert "/api/health" in check and "localhost:3000" in check, (
+        "services.metabase.healthcheck: must ask Metabase's own /api/health on port 3000")
+    apply = service_of(compose, METABASE_APPLY)
+    deps = apply.get("depends_on") or {}
+    assert deps.get("metabase", {}).get("condition") == "service_healthy", (
+        f"services.{METABASE_APPLY}.depends_on: metabase must be service_healthy")
+    assert str(apply.get("restart", "no")) == "no", "a one-shot service must not restart"
+    command = [*(apply.get("entrypoint") or []), *(apply.get("command") or [])]
+    assert command[:3] == ["pulse", "metabase", "apply"] and "--plan" not in command, (
+        f"services.{METABASE_APPLY}: must run `pulse metabase apply`, got {command}")
+    # the Airflow image, which installs Pulse (and its `pulse` script) at /opt/pulse
+    airflow = service_of(compose, "airflow-scheduler")
+    assert apply.get("image") == airflow.get("image") and apply.get("build"), (
+        f"services.{METABASE_APPLY}: must build and use the Airflow services' image")
+
+
+def test_metabase_apply_settings_match_the_services_they_name(compose):
+    from pulse.metabase.provision import MetabaseSettings
+
+    env = environment(service_of(compose, METABASE_APPLY))
+    source = Path(importlib.util.find_spec("pulse.metabase.provision").origin).read_text()
+    read = set(re.findall(r'get\("(PULSE_METABASE_\w+)"\)', source))
+    assert read and read <= set(env), (
+        f"services.{METABASE_APPLY}.environment: {sorted(read - set(env))} missing; "
+        f"{MetabaseSettings.__name__}.from_env reads them")
+    url = urlsplit(_interpolate(env["PULSE_METABASE_URL"]))
+    metabase_ports = [str(p).rsplit(":", 1)[-1]
+                      for p in service_of(compose, "metabase").get("ports", [])]
+    assert url.hostname == "metabase" and str(url.port) in metabase_ports, (
+        f"PULSE_METABASE_URL must reach the metabase service on its container port, got "
+        f"{url.geturl()}")
+    assert env["PULSE_METABASE_ADMIN_PASSWORD"].startswith("${METABASE_ADMIN_PASSWORD:?")
+    from pulse.compose_env import GENERATED
+
+    # Metabase's default complexity rule for the admin it creates on first start
+    for _ in range(50):
+        pw = GENERATED["METABASE_ADMIN_PASSWORD"]()
+        assert re.search(r"\d", pw) and re.search(r"[A-Za-z]", pw) and len(pw) >= 24
+    # Metabase reads the warehouse as the analyst login the postgres init script creates,
+    # with the password postgres gave it, in the database the pipeline writes.
+    wh = DbParams.from_url(_interpolate(env["PULSE_METABASE_WAREHOUSE_URL"]))
+    postgres_env = environment(service_of(compose, "postgres"))
+    init = (REPO / "docker/postgres-init-roles.sh").read_text()
+    created = re.search(r"CREATE ROLE (\w+) LOGIN[^;]* IN ROLE pulse_analyst", init)
+    assert created and wh.user == created.group(1), (
+        f"PULSE_METABASE_WAREHOUSE_URL: user {wh.user!r} is not the pulse_analyst login "
+        "docker/postgres-init-roles.sh creates")
+    assert wh.password == _interpolate(postgres_env["METABASE_ANALYST_PASSWORD"])
+    assert (wh.host, wh.port, wh.dbname) == ("postgres", 5432, postgres_env["POSTGRES_DB"])
+
+
+def test_metabase_apply_reads_the_dashboards_folder(compose):
+    mounts = {target: source for kind, source, target in
+              map(_split_volume, service_of(compose, METABASE_APPLY).get("volumes") or [])
+              if kind == "bind"}
+    assert mounts.get(f"{CONTAINER_REPO}/dashboards", "").rstrip("/") == "./dashboards", (
+        f"services.{METABASE_APPLY}.volumes: ./dashboards must be mounted at "
+        f"{CONTAINER_REPO}/dashboards, where pulse.metabase.spec.project_dashboards reads")

@@ -11,6 +11,9 @@ from __future__ import annotations
 import gzip
 import json
 import os
+import re
+import shutil
+import subprocess
 from datetime import date
 from pathlib import Path
 
@@ -148,6 +151,66 @@ def test_raw_held_lines_warn_and_a_ledger_that_does_not_add_up_fails(built):
     finally:
         _execute("update raw.load_ledger set rows_loaded = rows_loaded - 1 where batch_id = %s",
                  (batch,))
+
+
+_LOCAL_REF = re.compile(r"""<(?:script|link|img|a)\b[^>]*?\b(?:src|href)=["']([^"'#]+)""",
+                       re.IGNORECASE)
+# the index's validation links live in its table's data (bootstrap-table makes each row's
+# `_table_row_link_path` the row's data-href)
+_ROW_LINK = re.compile(r"""['"]_table_row_link_path['"]\s*:\s*['"]([^'"]+)""")
+
+
+def _resources(page: Path) -> list[str]:
+    return _LOCAL_REF.findall(page.read_text(encoding="utf-8"))
+
+
+def test_data_docs_work_offline(built, tmp_path):
+    """Every page's scripts and styles are files of the site (no CDN), every link of the
+    index (its table's validation links included) and of each validation page (the
+    suite's page included) resolves to a file; the index's table draws offline."""
+    from pulse.quality.data_docs import make_offline
+
+    _run("raw", "star", run_id="docs")
+    site = gate.data_docs_dir()
+    index = site / "index.html"
+    rows = _ROW_LINK.findall(index.read_text(encoding="utf-8"))
+    # a table of validations and one of the suites they checked
+    kinds = {prefix: {r for r in rows if r.startswith(prefix)}
+             for prefix in ("validations/", "expectations/")}
+    assert all(kinds.values()) and sum(map(len, kinds.values())) == len(set(rows)), rows
+    pages = sorted(site.rglob("*.html"))
+    assert any(p.parts[-3:-1] == ("expectations", "raw") for p in pages), "no suite pages"
+    problems = []
+    for page in pages:
+        refs = _resources(page) + (rows if page == index else [])
+        for ref in refs:
+            if ref.startswith(("http://", "https://")):
+                # an outward link (GX's own site) is fine; a script or style is not
+                if re.search(rf"""<(?:script|link)\b[^>]*["']{re.escape(ref)}""",
+                             page.read_text(encoding="utf-8")):
+                    problems.append(f"{page.relative_to(site)}: loads {ref}")
+                continue
+            if not (page.parent / ref.split("?")[0]).resolve().is_file():
+                problems.append(f"{page.relative_to(site)}: {ref} does not exist")
+    assert problems == [], "\n".join(problems[:20])
+    assert make_offline(site) == 0, "a second pass must change nothing"
+
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    if chromium is None:
+        pytest.skip("chromium is not installed (.ci/run installs it): table not drawn")
+    dom = subprocess.run(
+        [chromium, "--headless", "--no-sandbox", "--disable-gpu",
+         "--disable-background-networking", "--disable-component-update", "--disable-sync",
+         "--no-first-run", f"--user-data-dir={tmp_path / 'chromium'}",
+         "--virtual-time-budget=10000", "--dump-dom", index.as_uri()],
+        capture_output=True, text=True, timeout=120, check=True).stdout
+    drawn = set(re.findall(r"""<tr\b[^>]*data-href="([^"]+)""", dom))
+    assert drawn <= set(rows), drawn - set(rows)
+    for prefix, links in kinds.items():
+        # each table is paginated, 10 rows a page
+        shown = {d for d in drawn if d.startswith(prefix)}
+        assert len(shown) == min(len(links), 10), (
+            f"the index's {prefix} table did not draw offline: {len(shown)} of {len(links)}")
 
 
 def test_raw_an_unknown_tenant_fails_exactly_the_tenant_check(built):

@@ -287,6 +287,56 @@ def test_grants_and_policies_survive_a_rebuild(built, probe):
                  "'marts.fct_events'::regclass") == [(True,)]
 
 
+def test_every_mart_and_its_columns_carry_their_description_as_a_comment(built, probe,
+                                                                         tmp_path):
+    """dbt's persist_docs: what `dbt docs` shows is on the relations themselves, where
+    Metabase's data browser (and psql's \\d+) reads it, after the security-barrier
+    wrapping and a rebuild alike, and readable by the analyst."""
+    pulse_cli("dbt", "parse", "--quiet", "--target-path", str(tmp_path), env=built)
+    nodes = json.loads((tmp_path / "manifest.json").read_text())["nodes"].values()
+    described = {n["alias"]: n for n in nodes
+                 if n["resource_type"] == "model" and n["schema"] == "marts"}
+    missing = query("""
+        select c.relname, null from pg_class c join pg_namespace n on n.oid = c.relnamespace
+         where n.nspname = 'marts' and c.relkind in ('r', 'p', 'v', 'm')
+           and coalesce(obj_description(c.oid, 'pg_class'), '') = ''
+        union all
+        select c.relname, a.attname from pg_class c
+          join pg_namespace n on n.oid = c.relnamespace
+          join pg_attribute a on a.attrelid = c.oid and a.attnum > 0 and not a.attisdropped
+         where n.nspname = 'marts' and c.relkind in ('r', 'p', 'v', 'm')
+           and coalesce(col_description(c.oid, a.attnum), '') = ''
+         order by 1, 2""")
+    assert missing == [], f"marts relations / columns without a comment: {missing}"
+    relations = [name for schema, name, _ in _relations() if schema == "marts"]
+    assert len(relations) >= 20 and set(relations) <= set(described)
+    # the comments are the yml's descriptions, and the analyst can read them
+    dau = described["daily_active_users"]
+    got = probe.rows("pulse_analyst", sql.SQL(
+        "select obj_description('marts.daily_active_users'::regclass, 'pg_class'), "
+        "col_description('marts.daily_active_users'::regclass, "
+        "(select attnum from pg_attribute where attrelid = 'marts.daily_active_users'::regclass"
+        " and attname = 'active_users'))"), None)
+    assert [tuple(v.strip() for v in got[0])] == [
+        (dau["description"].strip(), dau["columns"]["active_users"]["description"].strip())]
+
+
+def test_the_metabase_fixture_cards_run_as_the_analyst(probe):
+    """The SQL `pulse metabase apply` saves (tests/fixtures/dashboards, filters wrapped
+    as Metabase runs them) reads only what the analyst may read, filtered or not."""
+    from pulse.metabase.provision import native_sql
+    from pulse.metabase.spec import load_folder
+    from tests.test_metabase import FIXTURES, as_metabase_runs_it
+
+    tenant = query("select min(tenant_id) from marts.dim_tenants")[0][0]
+    values = {"tenant": tenant, "date_from": START.isoformat(), "date_to": LAST.isoformat()}
+    for dashboard in load_folder(FIXTURES):
+        for card in dashboard.cards:
+            for given in ({}, values):
+                text = as_metabase_runs_it(native_sql(card), given)
+                assert probe.allowed("pulse_analyst", text), (card.title, given)
+
+
 def test_migration_is_idempotent(built):
     """Run again as it is (what an administrator does with psql after the fact)."""
     conn = warehouse.connect()

@@ -455,9 +455,15 @@ def run(suite_names: Iterable[str], day: date, run_id: str,
 def write_data_docs(results: list[SuiteResult], log_line: Callable[[str], None]) -> None:
     """Render this run's validations into the Data Docs site, once for the whole gate
     (rendering per validation would cost more than the checks themselves)."""
+    from pulse.quality.data_docs import make_offline
+
     ids = [i for r in results for i in r.validation_ids]
     if ids:
-        _gx_context().build_data_docs(site_names=["pulse"], resource_identifiers=ids)
+        # each validation page links to its suite's page: render those too
+        suites = list(dict.fromkeys(i.expectation_suite_identifier for i in ids))
+        _gx_context().build_data_docs(site_names=["pulse"],
+                                      resource_identifiers=[*ids, *suites])
+        make_offline(data_docs_dir())
         log_line(f"Data Docs: {data_docs_dir() / 'index.html'}")
 
 
