@@ -56,3 +56,14 @@ def fraction(text: str) -> float:
     if not (math.isfinite(value) and 0.0 <= value <= 1.0):
         raise argparse.ArgumentTypeError(f"{text} is not a share between 0 and 1")
     return value
+
+
+def hours(text: str) -> float:
+    """A finite, non-negative number of hours, at most a year."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not (math.isfinite(value) and 0.0 <= value <= 8760.0):
+        raise argparse.ArgumentTypeError(f"{text} is not a number of hours from 0 to 8760")
+    return value

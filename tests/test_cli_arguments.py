@@ -31,6 +31,11 @@ WITHOUT_WAREHOUSE = [
     (["webhooks", "endpoints", "add", "t", "https://a.example/h", "--max-batch", "0"], {},
      "below 1"),
     (["nosuchcommand"], {}, "invalid choice"),
+    (["privacy", "erase"], {}, "--tenant"),
+    (["report", "--from", "notadate"], {}, "YYYY-MM-DD"),
+    (["dashboards", "list", "--bogus"], {}, "unrecognized"),
+    (["webhooks", "endpoints", "rotate", "x", "--overlap-hours", "nan"], {}, "hours"),
+    (["metabase", "apply"], {"PULSE_METABASE_ADMIN_PASSWORD": ""}, "PULSE_METABASE_ADMIN"),
     (["summary"], {"WAREHOUSE_URL": "mysql://user:hunter2@db.example/pulse"}, "postgresql://"),
     (["summary"], {"WAREHOUSE_URL": "postgresql://user:hunter2@db.example:99999/pulse"},
      "port"),
@@ -49,7 +54,7 @@ WITH_WAREHOUSE = [
 
 
 def _one_clear_line(args: list[str], env: dict[str, str], word: str) -> None:
-    proc = pulse_cli(*args, env=env, check=False, timeout=120)
+    proc = pulse_cli(*args, env=env, check=False, timeout=120, refused=True)
     lines = [ln for ln in proc.stderr.splitlines() if ln.strip()]
     assert proc.returncode == 2, (proc.returncode, proc.stdout, proc.stderr)
     assert "Traceback" not in proc.stderr + proc.stdout

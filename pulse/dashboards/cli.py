@@ -11,9 +11,9 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from datetime import date
 from pathlib import Path
 
+from pulse import cliargs
 from pulse.dashboards.spec import SpecError, load_dashboards
 
 
@@ -29,16 +29,9 @@ def add_parser(sub) -> None:
     r = sub.add_parser("report", help="render the dashboards to static HTML")
     r.add_argument("--out", type=Path, help="output folder (default $PULSE_DATA_DIR/report)")
     r.add_argument("--tenant", help="only this tenant_id")
-    r.add_argument("--from", dest="date_from", type=_day, help="first day, YYYY-MM-DD")
-    r.add_argument("--to", dest="date_to", type=_day, help="last day, YYYY-MM-DD")
+    r.add_argument("--from", dest="date_from", type=cliargs.day, help="first day, YYYY-MM-DD")
+    r.add_argument("--to", dest="date_to", type=cliargs.day, help="last day, YYYY-MM-DD")
     r.set_defaults(func=run_report)
-
-
-def _day(text: str) -> date:
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"'{text}' is not a day: use YYYY-MM-DD") from None
 
 
 def _list(as_json: bool) -> int:

@@ -54,7 +54,7 @@ def add_parser(sub) -> None:
     rot = ep_cmds.add_parser("rotate", help="new secret; the old one signs for 24 h "
                              "(--overlap-hours 0 revokes it at once)")
     rot.add_argument("endpoint_id")
-    rot.add_argument("--overlap-hours", type=float, default=24.0,
+    rot.add_argument("--overlap-hours", type=cliargs.hours, default=24.0,
                      help="hours the old secret keeps signing (default 24; 0: revoked now)")
 
     sec = cmds.add_parser("secrets", help="the key that encrypts the signing secrets")
