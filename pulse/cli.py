@@ -116,7 +116,8 @@ def _cmd_dbt(args: argparse.Namespace) -> int:
 def _cmd_demo(args: argparse.Namespace) -> int:
     from pulse.demo import run_demo
 
-    return run_demo(seed=args.seed, size=args.size, dirty=args.dirty, days=args.days)
+    return run_demo(seed=args.seed, size=args.size, dirty=args.dirty, tenants=args.tenants,
+                    users=args.users, days=args.days)
 
 
 def _cmd_gate(args: argparse.Namespace) -> int:
@@ -192,9 +193,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--size", default="demo", choices=["tiny", "demo", "peer"])
     p.add_argument("--dirty", type=cliargs.fraction, default=0.01,
                    help="share of faulty lines to inject (default 0.01)")
-    p.add_argument("--days", type=cliargs.positive_int, default=None,
-                   help="days of data (default: the size's); training needs 89 before "
-                        "the last day")
+    for name, what in (("tenants", "tenants"), ("users", "users"),
+                       ("days", "days of data (training needs 89 before the last day)")):
+        p.add_argument(f"--{name}", type=cliargs.positive_int, default=None,
+                       help=f"{what} instead of the size's")
     p.set_defaults(func=_cmd_demo)
 
     p = sub.add_parser("gate", help="run the quality suites of expectations/ (GX)")

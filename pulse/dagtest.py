@@ -25,6 +25,7 @@ ANSI = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]")
 STARTING = re.compile(r"\[DAG TEST\] starting task_id=(\S+)")
 ENDED = re.compile(r"\[DAG TEST\] end task task_id=(\S+)")
 CREATED = re.compile(r"Created dag run\..*?: (\S+), state:")
+SKIPPED = re.compile(r"Skipping task\..*?reason='(.*)'")
 DBT_DONE = re.compile(r"Done\. (PASS=\d+ WARN=\d+ ERROR=\d+ SKIP=\d+)")
 # The task that runs `dbt build` in a cosmos watcher task group; its siblings report.
 PRODUCER_SUFFIX = "dbt_producer_watcher"
@@ -32,10 +33,20 @@ PRODUCER_SUFFIX = "dbt_producer_watcher"
 STREAM_ENV = {"NO_COLOR": "1", "DBT_USE_COLORS": "false", "TERM": "dumb",
               "PYTHONUNBUFFERED": "1"}
 TAIL_LINES = 12
+SECTION_LINES = 2000  # of the running task's output, kept to pick its failure from
+# What says why a task failed: error-level lines, exception messages, dbt's ERROR lines.
+FAILURE_LINE = re.compile(r"\[error|^\s*(\w+\.)*\w*(Error|Exception|Failed)\b.*:|\bERROR\b")
 
 
 def strip_ansi(text: str) -> str:
     return ANSI.sub("", text)
+
+
+def failure_lines(section: list[str]) -> list[str]:
+    """The last lines of a failed task's output that say why (error lines, exception
+    messages), or its last lines when none does; at most TAIL_LINES, each shortened."""
+    found = [line for line in section if FAILURE_LINE.search(line)] or section
+    return [line.rstrip()[:300] for line in found[-TAIL_LINES:]]
 
 
 @dataclass
@@ -128,6 +139,7 @@ class _Reporter:
         self.done = 0
         self.results: list[TaskResult] = []
         self.dbt_summary: str | None = None
+        self.skip_reason: str | None = None  # of the running task, when it skips itself
         self._group: str | None = None
         self._group_results: list[TaskResult] = []
 
@@ -140,10 +152,10 @@ class _Reporter:
             self.total = self.meta.task_count()
         result = self.meta.task(task_id)
         self.results.append(result)
-        self.done += 1
         group = _group(task_id)
         if group != self._group:
-            self.flush_group()
+            self.flush_group()  # numbered before this task
+        self.done += 1
         if group is not None:
             self._group = group
             self._group_results.append(result)
@@ -151,8 +163,10 @@ class _Reporter:
         extra = ""
         if task_id.endswith(PRODUCER_SUFFIX) and self.dbt_summary:
             extra = f"  dbt build: {self.dbt_summary}"
-        label = f"{task_id} (dbt build)" if task_id.endswith(PRODUCER_SUFFIX) else task_id
-        self.say(f"{self.indent}{self._counter()} {label:<34} {result.state:<8}"
+        if result.state == "skipped" and self.skip_reason:
+            extra = f"  {self.skip_reason[:200]}"
+        self.skip_reason = None
+        self.say(f"{self.indent}{self._counter()} {task_id:<34} {result.state:<8}"
                  f"{result.seconds:7.1f}s{extra}")
         return result
 
@@ -187,7 +201,7 @@ def run_dag_test(dag_id: str, day: str, log: TextIO, say: Callable[[str], None],
     log.flush()
     meta = _Metadata(dag_id)
     reporter = _Reporter(meta, say, indent)
-    tail: deque[str] = deque(maxlen=TAIL_LINES)
+    section: deque[str] = deque(maxlen=SECTION_LINES)
     failed: tuple[str, list[str]] | None = None
     proc = subprocess.Popen(cmd, env=full_env, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, text=True,
@@ -197,19 +211,20 @@ def run_dag_test(dag_id: str, day: str, log: TextIO, say: Callable[[str], None],
         for raw in proc.stdout:
             line = strip_ansi(raw)
             log.write(line)
-            tail.append(line.rstrip()[:300])
+            if STARTING.search(line):
+                section.clear()
+            section.append(line)
             if m := CREATED.search(line):
                 meta.run_id = m.group(1)
-            elif STARTING.search(line):
-                tail.clear()
-                tail.append(line.rstrip()[:300])
+            elif m := SKIPPED.search(line):
+                reporter.skip_reason = m.group(1)
             elif m := DBT_DONE.search(line):
                 reporter.dbt_summary = m.group(1)
             elif m := ENDED.search(line):
                 log.flush()
                 result = reporter.ended(m.group(1))
                 if result.state not in ("success", "skipped") and failed is None:
-                    failed = (result.task_id, list(tail))
+                    failed = (result.task_id, failure_lines(list(section)))
         returncode = proc.wait()
     finally:
         if proc.poll() is None:
@@ -219,6 +234,6 @@ def run_dag_test(dag_id: str, day: str, log: TextIO, say: Callable[[str], None],
         log.flush()
         meta.close()
     if failed is None and returncode != 0:
-        failed = ("(before or after the tasks)", list(tail))
+        failed = ("(before or after the tasks)", failure_lines(list(section)))
     return DagRunResult(dag_id, meta.run_id, returncode, reporter.results,
                         failed[0] if failed else None, failed[1] if failed else [])

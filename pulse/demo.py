@@ -171,10 +171,11 @@ def _tail(lines: list[str]) -> list[str]:
 
 class Demo:
     def __init__(self, con: Console, log_path: Path, seed: int, size: str, dirty: float,
-                 days: int | None) -> None:
+                 overrides: dict[str, int]) -> None:
         self.con = con
         self.log_path = log_path
-        self.seed, self.size, self.dirty, self.days = seed, size, dirty, days
+        self.seed, self.size, self.dirty = seed, size, dirty
+        self.overrides = overrides  # tenants, users, days given instead of the size's
         self.s = settings()
 
     # --- helpers -------------------------------------------------------------------------
@@ -206,9 +207,7 @@ class Demo:
         warehouse.up(s, log=lambda m: con.log.write(m + "\n"))
         con.end(t, warehouse.status(s))
 
-        params = size_params(self.size)
-        if self.days:
-            params["days"] = self.days
+        params = {**size_params(self.size), **self.overrides}
         t = con.begin(f"Demo data ({self.size}: {params['tenants']} tenants, "
                       f"{params['users']:,} users, {params['days']} days, seed {self.seed})")
         tally = generate(s.landing_dir, seed=self.seed, dirty=self.dirty, progress=False,
@@ -256,7 +255,7 @@ class Demo:
                        "loaded days)")
             result = self.dag("pulse_train", before)
             if result.state_of("train_model") != "success":
-                raise self.fail("pulse_train skipped training: see the log for its reason")
+                raise self.fail("pulse_train did not train (the reason is on the line above)")
             model = registry.current_on(day)
 
         t = con.begin("Webhook receiver on 127.0.0.1 (verifies with standardwebhooks)")
@@ -381,13 +380,16 @@ def _report_path(log: TextIO) -> str | None:
 
 
 def run_demo(seed: int = 42, size: str = "demo", dirty: float = 0.01,
+             tenants: int | None = None, users: int | None = None,
              days: int | None = None) -> int:
+    overrides = {k: v for k, v in (("tenants", tenants), ("users", users), ("days", days))
+                 if v is not None}
     s = settings()
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     log_path = s.home / "logs" / f"demo-{stamp}.log"
     with quiet(log_path) as con:
         try:
-            return Demo(con, log_path, seed, size, dirty, days).run()
+            return Demo(con, log_path, seed, size, dirty, overrides).run()
         except DemoFailed:
             return 1
         except Exception as exc:  # one line on the console, the traceback in the log

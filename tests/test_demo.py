@@ -74,12 +74,14 @@ def _check_quiet(out: str) -> Path:
 
 
 @pytest.mark.airflow
+@pytest.mark.timeout(3600)  # two demos: four DAG runs and two dbt builds each
 def test_demo_twice_scores_delivers_and_leaves_the_same_warehouse(clean_warehouse, airflow_db,
                                                                   tmp_path):
     env = {"PULSE_DATA_DIR": str(tmp_path / "data")}
-    # tiny (3 tenants, 60 users) over the 90 days training needs before the last day
-    args = ("demo", "--size", "tiny", "--days", "90")
-    first = pulse_cli(*args, env=env)
+    # Small, but with the days training needs before the last day and enough users for
+    # its training and validation ranges to hold churned and retained ones.
+    args = ("demo", "--size", "tiny", "--tenants", "4", "--users", "240", "--days", "120")
+    first = pulse_cli(*args, env=env, timeout=1800)
     out = first.stdout
     log = _check_quiet(out)
     assert first.stderr == ""
@@ -114,7 +116,7 @@ def test_demo_twice_scores_delivers_and_leaves_the_same_warehouse(clean_warehous
     last = json.loads((Path(log).parents[1] / "last_demo.json").read_text())
     assert last["deliveries_verified"] == verified and last["model_version"] == model
 
-    second = pulse_cli(*args, env=env)
+    second = pulse_cli(*args, env=env, timeout=1800)
     _check_quiet(second.stdout)
     assert "What was built" in second.stdout
     assert "found, not added again" in second.stdout
