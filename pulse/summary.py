@@ -72,7 +72,8 @@ class WarehouseSummary:
             counts = [n for name, n in self.rows.items() if name.split(".", 1)[0] == layer]
             if counts:
                 total = sum(n or 0 for n in counts)
-                lines.append(f"  {layer:<14}{len(counts):>4} tables{total:>14,} rows")
+                tables = f"{len(counts)} table" + ("s" if len(counts) != 1 else "")
+                lines.append(f"  {layer:<14}{tables:>10}{total:>14,} rows")
         empty = [(name, why) for name, why in self.why_empty.items() if self.rows.get(name) == 0]
         if empty:
             lines.append("  empty, and why:")
