@@ -120,7 +120,8 @@ def _cmd_dbt(args: argparse.Namespace) -> int:
 def _cmd_demo(args: argparse.Namespace) -> int:
     from pulse.demo import run_demo
 
-    return run_demo(seed=args.seed, size=args.size, dirty=args.dirty)
+    return run_demo(seed=args.seed, size=args.size, dirty=args.dirty, tenants=args.tenants,
+                    users=args.users, days=args.days)
 
 
 def _cmd_gate(args: argparse.Namespace) -> int:
@@ -190,11 +191,16 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("rest", nargs=argparse.REMAINDER)
         p.set_defaults(func=func)
 
-    p = sub.add_parser("demo", help="start the warehouse, generate data, run the nightly DAG")
+    p = sub.add_parser("demo", help="the whole path quietly: data, nightly runs, training, "
+                       "scores, webhooks (full log in $PULSE_HOME/logs/)")
     p.add_argument("--seed", type=cliargs.non_negative_int, default=42)
     p.add_argument("--size", default="demo", choices=["tiny", "demo", "peer"])
     p.add_argument("--dirty", type=cliargs.fraction, default=0.01,
                    help="share of faulty lines to inject (default 0.01)")
+    for name, what in (("tenants", "tenants"), ("users", "users"),
+                       ("days", "days of data (training needs 89 before the last day)")):
+        p.add_argument(f"--{name}", type=cliargs.positive_int, default=None,
+                       help=f"{what} instead of the size's")
     p.set_defaults(func=_cmd_demo)
 
     p = sub.add_parser("gate", help="run the quality suites of expectations/ (GX)")

@@ -1,30 +1,134 @@
-"""`make demo`: warehouse up, deterministic data, one nightly run, a summary.
+"""`make demo`: the whole path, quietly, from nothing to scores and verified webhooks.
 
-One `airflow dags test` run for the last generated day picks up every landing file not
-yet loaded, so the demo is one run, not one per day. Run twice, it leaves the same
-warehouse: the generator rewrites identical bytes, the loader skips files already in its
-ledger, and the dbt models upsert on their keys.
+The console gets one line per stage and per Airflow task; everything else (Airflow, dbt,
+Great Expectations, PostgreSQL's tools) goes to the log file named on the first line.
+
+The sequence (docs/demo.md says why it is this one):
+  warehouse -> demo data -> Airflow's metadata database
+  -> nightly run for D-1 (loads D-1 and every earlier day: enough history to train)
+  -> pulse_train (the first model, trained with data through D-1)
+  -> the demo's webhook receiver on 127.0.0.1 and an endpoint for one tenant
+  -> nightly run for D (loads D, scores every user with that model, queues webhooks)
+  -> dbt refreshes the marts that read the scores -> pulse_delivery -> what was built.
+Run twice, it leaves the same warehouse: when a model current on D exists, the night
+D-1 and the training are skipped (they would only add scores for D-1), the endpoint is
+found rather than added, and every other step is idempotent.
 """
 
 from __future__ import annotations
 
+import contextlib
+import gzip
 import json
+import logging
+import os
+import subprocess
+import sys
 import time
-from datetime import date
+import traceback
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
+from datetime import UTC, date, datetime, timedelta
+from ipaddress import ip_network
+from pathlib import Path
+from typing import TextIO
 
 from pulse import summary, warehouse
-from pulse.airflow_env import run_airflow
 from pulse.config import settings
-from pulse.orchestration import DAG_ID
+from pulse.dagtest import STREAM_ENV, DagRunResult, run_dag_test, strip_ansi
+from pulse.orchestration import DAG_ID, dbt_env
+
+DEMO_RECEIVER_PORT = 47801  # fixed, so the endpoint's URL is the same every run
+RUN_SECONDS_GOAL = 240
+TAIL_SHOWN = 8
+SCORE_READERS = "source:pulse_ml.ml_features+"  # the marts built from ml.ml_features
 
 
-def _step(n: int, total: int, text: str) -> float:
-    print(f"\n[{n}/{total}] {text}", flush=True)
-    return time.monotonic()
+class DemoFailed(RuntimeError):
+    """A stage failed; the message says which and where the full log is."""
 
 
-def _done(started: float) -> None:
-    print(f"      done in {time.monotonic() - started:.1f}s", flush=True)
+@dataclass
+class Console:
+    """The terminal (a copy of stdout taken before it was sent to the log) and the log."""
+
+    out: TextIO
+    log: TextIO
+    stage_no: int = 0
+    stages: int = 0
+    _open: bool = False
+
+    def line(self, text: str) -> None:
+        self._close_open()
+        self.out.write(text + "\n")
+        self.out.flush()
+        self.log.write(f"[demo] {text}\n")
+        self.log.flush()
+
+    def begin(self, title: str) -> float:
+        """A stage whose result ends the same line."""
+        self._close_open()
+        self.stage_no += 1
+        self.out.write(f"[{self.stage_no}/{self.stages}] {title}")
+        self.out.flush()
+        self.log.write(f"\n[demo] ===== [{self.stage_no}/{self.stages}] {title}\n")
+        self.log.flush()
+        self._open = True
+        return time.monotonic()
+
+    def end(self, started: float, result: str = "") -> None:
+        text = f"{': ' + result if result else ''}  ({time.monotonic() - started:.1f}s)"
+        self.out.write(text + "\n")
+        self.out.flush()
+        self.log.write(f"[demo] {text.strip()}\n")
+        self.log.flush()
+        self._open = False
+
+    def header(self, title: str) -> float:
+        """A stage whose task lines follow."""
+        self._close_open()
+        self.stage_no += 1
+        self.line(f"[{self.stage_no}/{self.stages}] {title}")
+        return time.monotonic()
+
+    def _close_open(self) -> None:
+        if self._open:
+            self.out.write("\n")
+            self._open = False
+
+
+@contextlib.contextmanager
+def quiet(log_path: Path) -> Iterator[Console]:
+    """Send file descriptors 1 and 2 to the log (so subprocesses and libraries that print
+    end there too) and hand out the terminal as a Console."""
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved = os.dup(1), os.dup(2)
+    out = os.fdopen(os.dup(1), "w", buffering=1, encoding="utf-8")
+    # O_APPEND: the Console and whatever writes to fd 1/2 never overwrite each other.
+    log = open(log_path, "a", buffering=1, encoding="utf-8", errors="replace")  # noqa: SIM115
+    os.dup2(log.fileno(), 1)
+    os.dup2(log.fileno(), 2)
+    root = logging.getLogger()
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root.addHandler(handler)
+    old_level = root.level
+    root.setLevel(logging.INFO)
+    try:
+        yield Console(out, log)
+    finally:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        root.removeHandler(handler)
+        root.setLevel(old_level)
+        os.dup2(saved[0], 1)
+        os.dup2(saved[1], 2)
+        for fd in saved:
+            os.close(fd)
+        log.close()
+        out.close()
 
 
 def last_landing_day(tally: dict) -> date:
@@ -33,44 +137,261 @@ def last_landing_day(tally: dict) -> date:
     return date.fromordinal(start.toordinal() + int(params["days"]) - 1)
 
 
-def run_demo(seed: int = 42, size: str = "demo", dirty: float = 0.01) -> int:
-    from generators import generate, size_params
+def demo_tenant(landing: Path, day: date) -> str:
+    """The tenant the demo's endpoint subscribes for: the active one with the most seats in
+    the day's billing export (ties by id), so the same data always picks the same one."""
+    path = landing / "accounts" / f"dt={day.isoformat()}" / "accounts.ndjson.gz"
+    rows = []
+    with gzip.open(path, "rt", encoding="utf-8") as fh:
+        for text in fh:
+            with contextlib.suppress(ValueError):
+                rows.append(json.loads(text))
+    active = [r for r in rows if isinstance(r, dict) and r.get("status") == "active"]
+    if not active:
+        raise DemoFailed(f"no active tenant in {path}: regenerate the demo data")
+    return min(active, key=lambda r: (-int(r.get("seats") or 0), str(r["tenant_id"])))[
+        "tenant_id"]
 
+
+def _run_logged(cmd: list[str], log: TextIO, *, env: dict[str, str],
+                cwd: Path | None = None) -> int:
+    log.write(f"\n===== $ {' '.join(cmd)}\n")
+    log.flush()
+    proc = subprocess.run(cmd, env={**env, **STREAM_ENV}, cwd=cwd, text=True,
+                          errors="replace", stdout=subprocess.PIPE,
+                          stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, check=False)
+    log.write(strip_ansi(proc.stdout))
+    log.flush()
+    return proc.returncode
+
+
+def _tail(lines: list[str]) -> list[str]:
+    return [f"        | {line[:160]}" for line in lines[-TAIL_SHOWN:] if line.strip()]
+
+
+class Demo:
+    def __init__(self, con: Console, log_path: Path, seed: int, size: str, dirty: float,
+                 overrides: dict[str, int]) -> None:
+        self.con = con
+        self.log_path = log_path
+        self.seed, self.size, self.dirty = seed, size, dirty
+        self.overrides = overrides  # tenants, users, days given instead of the size's
+        self.s = settings()
+
+    # --- helpers -------------------------------------------------------------------------
+    def fail(self, what: str, tail: list[str] | None = None) -> DemoFailed:
+        self.con.line(f"FAILED: {what}. Full log: {self.log_path}")
+        for line in _tail(tail or []):
+            self.con.line(line)
+        return DemoFailed(what)
+
+    def dag(self, dag_id: str, day: date, env: dict[str, str] | None = None) -> DagRunResult:
+        result = run_dag_test(dag_id, day.isoformat(), self.con.log, self.con.line, env=env)
+        if not result.ok:
+            where = result.failed_task or "the run"
+            raise self.fail(f"{dag_id} for {day}: task {where} did not succeed "
+                            f"(exit {result.returncode})", result.failed_tail)
+        return result
+
+    # --- stages --------------------------------------------------------------------------
+    def run(self) -> int:
+        from generators import generate, size_params
+
+        con, s = self.con, self.s
+        started = time.monotonic()
+        load_before = os.getloadavg()
+        con.stages = 10
+        con.line(f"Pulse demo: full log (Airflow, dbt, Great Expectations) in {self.log_path}")
+
+        t = con.begin("Warehouse")
+        warehouse.up(s, log=lambda m: con.log.write(m + "\n"))
+        con.end(t, warehouse.status(s))
+
+        params = {**size_params(self.size), **self.overrides}
+        t = con.begin(f"Demo data ({self.size}: {params['tenants']} tenants, "
+                      f"{params['users']:,} users, {params['days']} days, seed {self.seed})")
+        tally = generate(s.landing_dir, seed=self.seed, dirty=self.dirty, progress=False,
+                         **params)
+        con.end(t, f"{tally['valid_lines']:,} valid lines, "
+                   f"{sum(tally['faults'].values()):,} faulty, {tally['duplicates']:,} resent, "
+                   f"{tally['late']:,} late, in {s.landing_dir}")
+
+        t = con.begin("Airflow's metadata database (airflow db migrate)")
+        from pulse.airflow_env import airflow_bin, airflow_env
+
+        s.airflow_home.mkdir(parents=True, exist_ok=True)
+        if _run_logged([airflow_bin(), "db", "migrate"], con.log, env=airflow_env()) != 0:
+            raise self.fail("airflow db migrate failed")
+        con.end(t, "ready")
+
+        from pulse import migrate
+        from pulse.ml import registry
+        from pulse.ml.train import days_needed
+
+        migrate.apply(log=lambda m: con.log.write(m + "\n"))
+        day = last_landing_day(tally)
+        before = day - timedelta(days=1)
+        needed = days_needed()
+        model = registry.current_on(day)
+
+        if model is not None:
+            con.begin(f"Nightly run for {before}")
+            con.end(time.monotonic(), f"skipped: model {model} exists already "
+                                      "(a previous demo trained it)")
+            con.begin("Training (pulse_train)")
+            con.end(time.monotonic(), f"skipped: {model} is current on {day}")
+        elif params["days"] - 1 < needed:
+            con.begin(f"Nightly run for {before}")
+            con.end(time.monotonic(), "skipped: too little data to train before day "
+                                      f"{day} (see the next line)")
+            con.begin("Training (pulse_train)")
+            con.end(time.monotonic(), f"skipped: training needs {needed} loaded days, the "
+                                      f"demo data has {params['days']}; no scores tonight")
+        else:
+            con.header(f"Nightly run for {before} with `airflow dags test` (loads every "
+                       f"day through {before}: {params['days'] - 1} days of history)")
+            self.dag(DAG_ID, before)
+            con.header(f"Training with `airflow dags test pulse_train` (needs {needed} "
+                       "loaded days)")
+            result = self.dag("pulse_train", before)
+            if result.state_of("train_model") != "success":
+                raise self.fail("pulse_train did not train (the reason is on the line above)")
+            model = registry.current_on(day)
+
+        t = con.begin("Webhook receiver on 127.0.0.1 (verifies with standardwebhooks)")
+        from pulse.webhooks.demo_receiver import DemoReceiver, register_demo_endpoint
+
+        receiver = DemoReceiver([], DEMO_RECEIVER_PORT).start()
+        try:
+            hook_env = {"PULSE_WEBHOOK_ALLOW_NETWORKS": "127.0.0.0/8",
+                        "PULSE_WEBHOOK_ALLOW_HTTP": "1",
+                        "PULSE_WEBHOOK_ALLOWED_PORTS": str(receiver.port)}
+            tenant = demo_tenant(s.landing_dir, day)
+            endpoint_id, secrets, created = register_demo_endpoint(
+                tenant, receiver.url, _demo_webhook_settings(receiver.port))
+            receiver.set_secrets(secrets)
+            con.end(t, f"{receiver.url}, endpoint {endpoint_id} for tenant {tenant} "
+                       f"({'registered' if created else 'found, not added again'})")
+
+            con.header(f"Nightly run for {day} (loads {day}, scores every user"
+                       f"{' with ' + model if model else ''}, queues the webhooks)")
+            result = self.dag(DAG_ID, day)
+            if model and result.state_of("score_users") != "success":
+                raise self.fail(f"score_users did not score {day}")
+
+            t = con.begin("dbt: the marts that read the scores (ml_tenant_ltv, "
+                          "ml_prediction_accuracy)")
+            dbt = str(Path(sys.executable).parent / "dbt")
+            code = _run_logged([dbt, "build", "--select", SCORE_READERS,
+                                "--exclude-resource-type", "unit_test"], con.log,
+                               env={**os.environ, **dbt_env()}, cwd=s.dbt_project_dir)
+            if code != 0:
+                raise self.fail(f"dbt build --select {SCORE_READERS} failed (exit {code})")
+            con.end(t, "rebuilt")
+
+            con.header("Webhook delivery with `airflow dags test pulse_delivery`")
+            self.dag("pulse_delivery", day, env=hook_env)
+        finally:
+            receiver.stop()
+        tally_rx = receiver.tally
+        delivered = _delivered(endpoint_id)
+        if tally_rx.rejected:
+            raise self.fail(f"{tally_rx.rejected} webhook request(s) failed signature "
+                            f"verification: {tally_rx.last_error}")
+        if tally_rx.verified_events:
+            con.line(f"      {tally_rx.verified_events} deliveries verified (signature checked "
+                     f"with standardwebhooks, {tally_rx.verified_requests} requests); "
+                     f"{delivered} delivered to {endpoint_id} in all")
+        else:
+            con.line(f"      0 new deliveries: the {delivered} messages for {endpoint_id} "
+                     "were delivered and verified by an earlier run")
+
+        con.header("What was built")
+        report = summary.collect()
+        for text in report.render(per_table=False).splitlines()[3:]:
+            con.line(text)
+        scored = report.rows.get("ml.ml_features") or 0
+        con.line(f"Scores: {scored:,} rows in ml.ml_features"
+                 + (f" (model {model})" if model else ""))
+        self._what_next()
+        (s.home / "last_demo.json").write_text(json.dumps(
+            {"seed": self.seed, "size": self.size, "dirty": self.dirty, "days": params["days"],
+             "day": day.isoformat(), "model_version": model, "endpoint_id": endpoint_id,
+             "deliveries_verified": tally_rx.verified_events, "log": str(self.log_path)},
+            indent=2))
+        elapsed = time.monotonic() - started
+        load_after = os.getloadavg()
+        goal = "" if elapsed <= RUN_SECONDS_GOAL else f" (over the {RUN_SECONDS_GOAL}s goal)"
+        con.line(f"Demo done in {elapsed:.0f}s{goal}; load average {load_before[0]:.1f} at "
+                 f"the start, {load_after[0]:.1f} at the end, {os.cpu_count()} CPUs")
+        return 0
+
+    def _what_next(self) -> None:
+        con, s = self.con, self.s
+        wh = s.warehouse()
+        con.line("")
+        con.line("Where to look next:")
+        report = _report_path(con.log)
+        if report:
+            con.line(f"  Report:      {report}")
+        con.line("  Summary:     .venv/bin/pulse summary   (every table, and why an empty "
+                 "one is empty)")
+        con.line("  dbt docs:    make docs   then open http://127.0.0.1:8081")
+        con.line("  Metabase:    docker compose up   then open http://127.0.0.1:3000")
+        con.line(f"  SQL:         .venv/bin/pulse warehouse psql   (127.0.0.1:{wh.port}/"
+                 f"{wh.dbname}), e.g. select * from marts.tenant_health_scores;")
+        con.line("  Airflow UI:  make airflow-ui   then open http://127.0.0.1:8080")
+        con.line(f"  Full log:    {self.log_path}")
+
+
+def _demo_webhook_settings(port: int):
+    """The delivery rules, opened for the loopback receiver only (the demo's
+    PULSE_WEBHOOK_* values): plain http, 127.0.0.0/8, and its one port."""
+    from pulse.webhooks.settings import webhook_settings
+
+    return replace(webhook_settings(), allow_http=True,
+                   allow_networks=(ip_network("127.0.0.0/8"),),
+                   allowed_ports=((port, port),))
+
+
+def _delivered(endpoint_id: str) -> int:
+    conn = warehouse.connect()
+    try:
+        with conn, conn.cursor() as cur:
+            cur.execute("select count(*) from delivery.outbox where endpoint_id = %s "
+                        "and status = 'SUCCESS'", (endpoint_id,))
+            return int(cur.fetchone()[0])
+    finally:
+        conn.close()
+
+
+def _report_path(log: TextIO) -> str | None:
+    """The static report (`pulse report`), rebuilt now that the scores are in."""
+    from pulse.dashboards.report import build_report
+
+    try:
+        return str(build_report())
+    except Exception:
+        traceback.print_exc(file=log)
+        return "not built: the error is in the full log"
+
+
+def run_demo(seed: int = 42, size: str = "demo", dirty: float = 0.01,
+             tenants: int | None = None, users: int | None = None,
+             days: int | None = None) -> int:
+    overrides = {k: v for k, v in (("tenants", tenants), ("users", users), ("days", days))
+                 if v is not None}
     s = settings()
-    total = 5
-    t = _step(1, total, "Starting the warehouse")
-    warehouse.up(s)
-    print("      " + warehouse.status(s))
-    _done(t)
-
-    t = _step(2, total, f"Generating the {size} data set (seed {seed}, dirty {dirty:.0%}) "
-                        f"into {s.landing_dir}")
-    tally = generate(s.landing_dir, seed=seed, dirty=dirty, progress=True, **size_params(size))
-    print(f"      {tally['valid_lines']:,} valid lines, "
-          f"{sum(tally['faults'].values()):,} faulty, {tally['duplicates']:,} resent, "
-          f"{tally['late']:,} late")
-    _done(t)
-
-    t = _step(3, total, "Preparing Airflow's metadata database (airflow db migrate)")
-    proc = run_airflow(["db", "migrate"], check=False, quiet=True)
-    if proc.returncode != 0:
-        print(proc.stdout[-3000:] + proc.stderr[-3000:])
-        print("airflow db migrate failed; see the output above.")
-        return proc.returncode
-    _done(t)
-
-    day = last_landing_day(tally)
-    t = _step(4, total, f"Running the nightly DAG for {day} with `airflow dags test` "
-                        "(loads every landing file not loaded yet, then dbt)")
-    proc = run_airflow(["dags", "test", DAG_ID, day.isoformat()], check=False)
-    if proc.returncode != 0:
-        print(f"\nThe nightly run failed (exit {proc.returncode}). The failing task's log is "
-              f"above; Airflow keeps all logs under {s.airflow_home / 'logs'}.")
-        return proc.returncode
-    _done(t)
-
-    _step(5, total, "What was built")
-    print(summary.collect().render())
-    (s.home / "last_demo.json").write_text(json.dumps(
-        {"seed": seed, "size": size, "dirty": dirty, "day": day.isoformat()}, indent=2))
-    return 0
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    log_path = s.home / "logs" / f"demo-{stamp}.log"
+    with quiet(log_path) as con:
+        try:
+            return Demo(con, log_path, seed, size, dirty, overrides).run()
+        except DemoFailed:
+            return 1
+        except Exception as exc:  # one line on the console, the traceback in the log
+            traceback.print_exc(file=con.log)
+            stage = f"stage {con.stage_no}/{con.stages}" if con.stage_no else "the start"
+            first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            con.line(f"FAILED at {stage}: {first}. Full log: {log_path}")
+            return 1

@@ -19,14 +19,22 @@ class WarehouseSummary:
     # The latest quality gate: (suite, success, expectations, critical failures, warnings)
     gate: list[tuple[str, bool, int, int, int]] = field(default_factory=list)
     gate_run: str | None = None
+    # schema.relation -> why it is empty, for the empty ones Pulse can explain
+    why_empty: dict[str, str] = field(default_factory=dict)
 
-    def render(self) -> str:
+    def render(self, per_table: bool = True) -> str:
+        """Everything; with per_table=False, one line per layer and the empty tables only
+        (what `make demo` prints)."""
         s = settings()
         wh = s.warehouse()
         lines = ["", "Pulse warehouse", "==============="]
-        for name, count in self.rows.items():
-            shown = "missing" if count is None else f"{count:>12,}"
-            lines.append(f"  {name:<44}{shown}")
+        if per_table:
+            for name, count in self.rows.items():
+                shown = "missing" if count is None else f"{count:>12,}"
+                why = self.why_empty.get(name) if count == 0 else None
+                lines.append(f"  {name:<44}{shown}" + (f"  {why}" if why else ""))
+        else:
+            lines += self._layer_lines()
         lines.append("")
         if self.rejected_by_reason:
             lines.append("Quarantined lines by reason (raw.rejected_events):")
@@ -44,6 +52,8 @@ class WarehouseSummary:
                              f"{critical} critical failure(s), {warnings} warning(s)")
             lines.append(f"  results: quality.check_results; Data Docs: "
                          f"{s.data_dir / 'quality' / 'data_docs' / 'index.html'}")
+        if not per_table:
+            return "\n".join(lines)
         psql = f"psql -h {wh.host} -p {wh.port} -U {wh.user} {wh.dbname}"
         lines += [
             "",
@@ -55,6 +65,89 @@ class WarehouseSummary:
             "  dbt by hand: cd dbt_project && ../.venv/bin/dbt build",
         ]
         return "\n".join(lines)
+
+    def _layer_lines(self) -> list[str]:
+        lines = []
+        for layer in LAYERS:
+            counts = [n for name, n in self.rows.items() if name.split(".", 1)[0] == layer]
+            if counts:
+                total = sum(n or 0 for n in counts)
+                tables = f"{len(counts)} table" + ("s" if len(counts) != 1 else "")
+                lines.append(f"  {layer:<14}{tables:>10}{total:>14,} rows")
+        empty = [(name, why) for name, why in self.why_empty.items() if self.rows.get(name) == 0]
+        if empty:
+            lines.append("  empty, and why:")
+            lines += [f"    {name:<42}{why}" for name, why in empty]
+        return lines
+
+
+def _loaded_days(cur) -> int:
+    """Days the snapshots cover: what training counts (pulse.ml.features.loaded_range)."""
+    from pulse.ml.features import SNAPSHOTS
+
+    cur.execute("select to_regclass(%s) is not null", (SNAPSHOTS,))
+    if not cur.fetchone()[0]:
+        return 0
+    cur.execute(f"select max(snapshot_date) - min(snapshot_date) + 1 from {SNAPSHOTS}")
+    return cur.fetchone()[0] or 0
+
+
+def explain_empty(cur, rows: dict[str, int | None]) -> dict[str, str]:
+    """Why each empty table Pulse knows about is empty, in words that say what fills it."""
+    from pulse.ml.train import days_needed
+
+    def empty(name: str) -> bool:
+        return rows.get(name) == 0
+
+    why: dict[str, str] = {}
+    nothing_loaded = not rows.get("raw.events")
+    if nothing_loaded:
+        why["raw.events"] = "nothing loaded yet: run the nightly DAG (or `pulse load`)"
+    if empty("raw.rejected_events"):
+        why["raw.rejected_events"] = "no line was quarantined"
+    if empty("intermediate.int_events_beyond_lookback"):
+        why["intermediate.int_events_beyond_lookback"] = "no event arrived after its lookback"
+    for name in rows:
+        if (name.split(".", 1)[0] in ("staging", "intermediate", "marts", "snapshots")
+                and empty(name) and nothing_loaded):
+            why[name] = "nothing loaded yet"
+    if empty("quality.gate_runs"):
+        why["quality.gate_runs"] = "the quality gate has not run yet (nightly DAG or `pulse gate`)"
+
+    days, needed = _loaded_days(cur), days_needed()
+    if days < needed:
+        no_model = f"no model yet: training needs {needed} loaded days, the warehouse has {days}"
+    else:
+        no_model = (f"no model yet: {days} loaded days are enough; run the pulse_train "
+                    "DAG or `pulse ml train`")
+    if empty("ml.model_registry"):
+        why["ml.model_registry"] = no_model
+    if empty("ml.ml_features"):
+        why["ml.ml_features"] = no_model if empty("ml.model_registry") else (
+            "no day scored yet: the nightly run scores its day with the model current on "
+            "it (or `pulse ml score --day DAY`)")
+    for mart in ("marts.ml_tenant_ltv", "marts.ml_prediction_accuracy"):
+        if empty(mart) and not nothing_loaded:
+            why[mart] = (why["ml.ml_features"] if empty("ml.ml_features")
+                         else "built before the latest scores: the next dbt build reads them")
+
+    no_endpoints = "no endpoints registered: `pulse webhooks endpoints add TENANT URL`"
+    for name in ("delivery.endpoints", "delivery.endpoint_secrets"):
+        if empty(name):
+            why[name] = no_endpoints
+    if empty("delivery.messages"):
+        why["delivery.messages"] = ("nothing announced yet: the nightly run's fill_outbox "
+                                    "queues each day's announcements")
+    if empty("delivery.outbox"):
+        why["delivery.outbox"] = no_endpoints if empty("delivery.endpoints") else (
+            "no message routed yet: the nightly run routes each day's announcements to "
+            "the endpoints that subscribe")
+    for name in ("delivery.attempts", "marts.webhook_delivery_performance"):
+        if empty(name):
+            why[name] = why.get("delivery.outbox") or (
+                "no deliveries yet: the pulse_delivery DAG (or `pulse webhooks deliver`) "
+                "sends what the outbox holds")
+    return why
 
 
 def collect() -> WarehouseSummary:
@@ -103,6 +196,7 @@ def collect() -> WarehouseSummary:
                                 " warnings from quality.gate_runs where run_id = %s"
                                 " order by started_at", (gate_run,))
                     gate = cur.fetchall()
+            why_empty = explain_empty(cur, rows)
     finally:
         conn.close()
-    return WarehouseSummary(rows, reasons, last, gate, gate_run)
+    return WarehouseSummary(rows, reasons, last, gate, gate_run, why_empty)

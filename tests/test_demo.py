@@ -1,9 +1,17 @@
-"""`make demo`'s own command, run twice: it succeeds twice and leaves the same warehouse."""
+"""`make demo`'s own command, run twice: quiet, scores users, delivers verified webhooks,
+and leaves the same warehouse."""
 
 from __future__ import annotations
 
+import json
+import re
+import textwrap
+from pathlib import Path
+
 import pytest
 
+from pulse.dagtest import run_dag_test
+from pulse.webhooks.demo_receiver import DEMO_ENDPOINT_ID
 from tests.conftest import pulse_cli, query
 
 FINGERPRINT = """
@@ -19,22 +27,149 @@ select 'dau', count(*),
        coalesce(sum(hashtext(tenant_id || activity_date || active_users
                              || monthly_active_users)), 0)
   from marts.daily_active_users
+union all
+select 'scores', count(*),
+       coalesce(sum(hashtext(user_id || scored_at || model_version || churn_probability)), 0)
+  from ml.ml_features
+union all
+select 'models', count(*), coalesce(sum(hashtext(model_version || data_through)), 0)
+  from ml.model_registry
+union all
+select 'ltv', count(*), coalesce(sum(hashtext(tenant_id || scored_at || scored_users)), 0)
+  from marts.ml_tenant_ltv
+union all
+select 'endpoints', count(*), coalesce(sum(hashtext(endpoint_id || tenant_id || url)), 0)
+  from delivery.endpoints
+union all
+select 'secrets', count(*), coalesce(sum(hashtext(secret)), 0) from delivery.endpoint_secrets
+union all
+select 'messages', count(*), coalesce(sum(hashtext(message_id)), 0) from delivery.messages
+union all
+select 'outbox', count(*), coalesce(sum(hashtext(message_id || endpoint_id || status)), 0)
+  from delivery.outbox
+union all
+select 'attempts', count(*), coalesce(sum(hashtext(message_id || status)), 0)
+  from delivery.attempts
 order by 1
 """
 
+ANSI = re.compile(r"\x1b\[")
+
+
+def _check_quiet(out: str) -> Path:
+    lines = out.splitlines()
+    assert len(lines) <= 150, f"{len(lines)} lines:\n{out}"
+    assert not ANSI.search(out), "colour codes on the console"
+    # nothing of cosmos' `dbt ls` JSON, dbt's log lines or GX's registrations
+    assert '"unique_id"' not in out and '"resource_type"' not in out
+    assert not [line for line in lines if line.lstrip().startswith(("{", "[{"))]
+    assert "Skipping registering" not in out and "[DAG TEST]" not in out
+    log = Path(re.search(r"full log \(Airflow, dbt, Great Expectations\) in (\S+)",
+                         out).group(1))
+    text = log.read_text()
+    # ... which went to the log instead
+    assert "[DAG TEST] end task task_id=publish_marts" in text
+    assert not ANSI.search(text)
+    return log
+
 
 @pytest.mark.airflow
-def test_demo_twice_leaves_the_same_warehouse(clean_warehouse, airflow_db, tmp_path):
+@pytest.mark.timeout(3600)  # two demos: four DAG runs and two dbt builds each
+def test_demo_twice_scores_delivers_and_leaves_the_same_warehouse(clean_warehouse, airflow_db,
+                                                                  tmp_path):
     env = {"PULSE_DATA_DIR": str(tmp_path / "data")}
-    first = pulse_cli("demo", "--size", "tiny", env=env)
-    assert "Quarantined lines by reason" in first.stdout
-    assert "Where to look next" in first.stdout
-    # the clean demo data passes every quality suite
-    assert "Quality gate (Great Expectations)" in first.stdout
-    assert query("select count(*), bool_and(success) from quality.gate_runs") == [(4, True)]
+    # Small, but with the days training needs before the last day and enough users for
+    # its training and validation ranges to hold churned and retained ones.
+    args = ("demo", "--size", "tiny", "--tenants", "4", "--users", "240", "--days", "120")
+    first = pulse_cli(*args, env=env, timeout=1800)
+    out = first.stdout
+    log = _check_quiet(out)
+    assert first.stderr == ""
+    # one line per task of the nightly run, with a counter: [n/total]
+    totals = {int(t) for t in re.findall(r"\[\s*\d+/(\d+)\] \S", out)}
+    assert totals, out
+    for task in ("apply_raw_ddl", "load_landing", "gate_raw", "gate_models", "score_users",
+                 "fill_outbox", "publish_marts", "train_model", "deliver_due"):
+        assert re.search(rf"\] {task} +success", out), (task, out)
+    assert "Quarantined lines by reason" in out
+    assert "Where to look next" in out and "pulse summary" in out and "Metabase" in out
+    assert "Quality gate (Great Expectations)" in out
+    assert query("select count(*) > 0, bool_and(success) from quality.gate_runs") == [
+        (True, True)]
+
+    # the nightly run for the last day scored every consenting user with the trained model
+    last_day = query("select max(partition_date) from raw.load_ledger")[0][0]
+    (model, data_through), = query("select model_version, data_through from ml.model_registry")
+    assert (last_day - data_through).days == 1
+    scored = query("select scored_at, model_version, count(*) from ml.ml_features "
+                   "group by 1, 2")
+    assert [(d, m) for d, m, _ in scored] == [(last_day, model)] and scored[0][2] > 0
+    assert query("select count(*) > 0 from marts.ml_tenant_ltv")[0][0]
+
+    # webhooks: every delivery to the demo endpoint arrived and verified
+    verified = int(re.search(r"(\d+) deliveries verified", out).group(1))
+    assert verified > 0
+    assert query("select status, count(*) from delivery.outbox where endpoint_id = %s "
+                 "group by 1", (DEMO_ENDPOINT_ID,)) == [("SUCCESS", verified)]
     state = query(FINGERPRINT)
     assert all(count > 0 for _, count, _ in state), state
+    last = json.loads((Path(log).parents[1] / "last_demo.json").read_text())
+    assert last["deliveries_verified"] == verified and last["model_version"] == model
 
-    second = pulse_cli("demo", "--size", "tiny", env=env)
+    second = pulse_cli(*args, env=env, timeout=1800)
+    _check_quiet(second.stdout)
     assert "What was built" in second.stdout
+    assert "found, not added again" in second.stdout
+    assert "0 new deliveries" in second.stdout
     assert query(FINGERPRINT) == state
+
+
+@pytest.mark.airflow
+def test_a_failing_task_is_one_line_and_the_log_has_the_rest(airflow_db, tmp_path):
+    """The quiet runner on a real `airflow dags test` of a DAG whose second task fails."""
+    dags = tmp_path / "dags"
+    dags.mkdir()
+    (dags / "pulse_demo_failing.py").write_text(textwrap.dedent('''
+        from datetime import datetime
+        from airflow.sdk import dag, task
+
+        @dag(dag_id="pulse_demo_failing", schedule=None, start_date=datetime(2026, 1, 1))
+        def pulse_demo_failing():
+            @task
+            def first():
+                return 1
+
+            @task
+            def second(value):
+                raise ValueError("the planted failure, value %s" % value)
+
+            second(first())
+
+        pulse_demo_failing()
+    '''))
+    lines: list[str] = []
+    with (tmp_path / "run.log").open("w") as log:
+        result = run_dag_test("pulse_demo_failing", "2026-01-02", log, lines.append,
+                              env={"AIRFLOW__CORE__DAGS_FOLDER": str(dags)})
+    assert not result.ok
+    assert result.failed_task == "second"
+    assert [(t.task_id, t.state) for t in result.tasks] == [("first", "success"),
+                                                            ("second", "failed")]
+    assert re.search(r"\[1/2\] first +success", lines[0]) and "[2/2] second" in lines[1]
+    assert len(lines) == 2
+    assert any("the planted failure, value 1" in line for line in result.failed_tail)
+    assert len(result.failed_tail) <= 12
+    assert "the planted failure" in (tmp_path / "run.log").read_text()
+
+
+def test_a_demo_that_cannot_start_says_so_in_one_line(warehouse_db, tmp_path):
+    not_a_folder = tmp_path / "landing"
+    not_a_folder.write_text("a file where the landing folder should be")
+    proc = pulse_cli("demo", "--size", "tiny", check=False,
+                     env={"PULSE_LANDING_DIR": str(not_a_folder)})
+    assert proc.returncode == 1
+    failed = [line for line in proc.stdout.splitlines() if line.startswith("FAILED")]
+    assert len(failed) == 1 and "Full log: " in failed[0] and "stage 2/" in failed[0]
+    assert "Traceback" not in proc.stdout + proc.stderr
+    log = Path(failed[0].split("Full log: ")[1].strip())
+    assert "Traceback" in log.read_text()

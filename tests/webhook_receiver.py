@@ -14,7 +14,9 @@ import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from standardwebhooks import Webhook, WebhookVerificationError
+from standardwebhooks import Webhook
+
+from pulse.webhooks.demo_receiver import read_request, serve_loopback, verify_signature
 
 
 @dataclass(frozen=True)
@@ -81,8 +83,7 @@ class Receiver:
             protocol_version = "HTTP/1.1"
 
             def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers.get("content-length") or 0))
-                headers = {k.lower(): v for k, v in self.headers.items()}
+                body, headers = read_request(self)
                 verified, error = receiver.verify(body, headers)
                 reply = receiver._next_reply() if verified else Reply(401)
                 # recorded on arrival, so a request whose sender gave up still counts
@@ -121,10 +122,8 @@ class Receiver:
             def log_message(self, *args) -> None:  # keep pytest's output clean
                 pass
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", self._port), Handler)
-        self._server.daemon_threads = True
+        self._server = serve_loopback(Handler, self._port)
         self._port = self._server.server_address[1]
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
         return self
 
     def kill(self) -> None:
@@ -142,14 +141,8 @@ class Receiver:
 
     # --- verification -------------------------------------------------------------------
     def verify(self, body: bytes, headers: dict[str, str]) -> tuple[bool, str | None]:
-        error = "no secret"
-        for secret in self.secrets:
-            try:
-                Webhook(secret).verify(body, headers)
-                return True, None
-            except WebhookVerificationError as exc:
-                error = str(exc)
-        return False, error
+        error = verify_signature([Webhook(s) for s in self.secrets], body, headers)
+        return error is None, error
 
     # --- what arrived -------------------------------------------------------------------
     @property

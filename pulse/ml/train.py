@@ -36,13 +36,19 @@ class NotEnoughHistory(RuntimeError):
     """Too few loaded days to train and validate honestly."""
 
 
+def days_needed() -> int:
+    """Loaded days `default_ranges` needs: the history, one training day, the purge, the
+    validation days and their outcomes (`pulse summary` and the demo say it too)."""
+    return MIN_HISTORY_DAYS + 2 * F.HORIZON_DAYS + VALIDATION_DAYS + 1
+
+
 def default_ranges(first_day: date, data_through: date) -> Ranges:
     validation_end = data_through - timedelta(days=F.HORIZON_DAYS)
     validation_start = validation_end - timedelta(days=VALIDATION_DAYS - 1)
     train_end = validation_start - timedelta(days=F.HORIZON_DAYS + 1)
     train_start = first_day + timedelta(days=MIN_HISTORY_DAYS)
     if train_start > train_end:
-        needed = MIN_HISTORY_DAYS + 2 * F.HORIZON_DAYS + VALIDATION_DAYS + 1
+        needed = days_needed()
         raise NotEnoughHistory(
             f"training needs at least {needed} loaded days ({MIN_HISTORY_DAYS} of history, "
             f"a training range, a {F.HORIZON_DAYS}-day purge, {VALIDATION_DAYS} validation "
