@@ -22,7 +22,7 @@ from pulse.dashboards import SpecError, bind, load_dashboards
 from pulse.dashboards.run import Filters, analyst_session, run_card, run_dashboards
 from pulse.dashboards.spec import Card, Dashboard, load_dashboard
 from tests.chromium import Chromium, chromium_binary
-from tests.conftest import REPO, pulse_cli, query, reset_schemas
+from tests.conftest import REPO, marks, pulse_cli, query, reset_schemas
 
 START = date(2026, 1, 1)
 DAYS = 64
@@ -122,6 +122,7 @@ def test_cli_lists_every_card_with_its_sql_and_refuses_bad_arguments():
 # --- on a built warehouse -----------------------------------------------------------------
 
 @pytest.fixture(scope="module")
+@marks("dbt_build")
 def built(warehouse_db, tmp_path_factory):
     """Loaded, built, gated, scored and delivered: every card has rows."""
     from pulse.ml.registry import Ranges
