@@ -41,7 +41,7 @@ union all
 select 'endpoints', count(*), coalesce(sum(hashtext(endpoint_id || tenant_id || url)), 0)
   from delivery.endpoints
 union all
-select 'secrets', count(*), coalesce(sum(hashtext(secret)), 0) from delivery.endpoint_secrets
+select 'secrets', count(*), coalesce(sum(hashtext(secret_encrypted)), 0) from delivery.endpoint_secrets
 union all
 select 'messages', count(*), coalesce(sum(hashtext(message_id)), 0) from delivery.messages
 union all
@@ -165,7 +165,8 @@ def test_a_failing_task_is_one_line_and_the_log_has_the_rest(airflow_db, tmp_pat
 def test_a_demo_that_cannot_start_says_so_in_one_line(warehouse_db, tmp_path):
     not_a_folder = tmp_path / "landing"
     not_a_folder.write_text("a file where the landing folder should be")
-    proc = pulse_cli("demo", "--size", "tiny", check=False,
+    # it stops at the data stage, before any DAG runs: not a slow test
+    proc = pulse_cli("demo", "--size", "tiny", check=False, refused=True,
                      env={"PULSE_LANDING_DIR": str(not_a_folder)})
     assert proc.returncode == 1
     failed = [line for line in proc.stdout.splitlines() if line.startswith("FAILED")]
