@@ -41,7 +41,8 @@ union all
 select 'endpoints', count(*), coalesce(sum(hashtext(endpoint_id || tenant_id || url)), 0)
   from delivery.endpoints
 union all
-select 'secrets', count(*), coalesce(sum(hashtext(secret_encrypted)), 0) from delivery.endpoint_secrets
+select 'secrets', count(*), coalesce(sum(hashtext(secret_encrypted)), 0)
+  from delivery.endpoint_secrets
 union all
 select 'messages', count(*), coalesce(sum(hashtext(message_id)), 0) from delivery.messages
 union all
