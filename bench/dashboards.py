@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import statistics
 import time
-from datetime import date, timedelta
+from datetime import timedelta
 from pathlib import Path
 
-from pulse import loader, migrate
+from bench.warehouse import load_and_build
 
 REPEAT = 20
 TARGET_P95_MS = 200.0
@@ -33,14 +33,7 @@ def bench_dashboards(landing: Path, tally: dict, reset, dbt) -> dict:
     from pulse.warehouse import connect
 
     print("\n== dashboards: every card's query as pulse_analyst ==", flush=True)
-    start = date.fromisoformat(tally["params"]["start"])
-    last = start + timedelta(days=int(tally["params"]["days"]) - 1)
-    reset()
-    migrate.apply(log=lambda _m: None)
-    report = loader.load(landing, through=last)
-    if report.problems:
-        raise RuntimeError(report.summary())
-    dbt("build", "--full-refresh")
+    last, _build = load_and_build(landing, tally, reset, dbt)
     gate.run([*suites.AFTER_LOAD, *suites.AFTER_DBT], last, f"bench__{last}",
              log_line=lambda _m: None)
     try:

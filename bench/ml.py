@@ -9,12 +9,11 @@ the model what 100,000 distinct users would.
 from __future__ import annotations
 
 import time
-from datetime import date, timedelta
 from pathlib import Path
 
 import numpy as np
 
-from pulse import loader, migrate
+from bench.warehouse import load_and_build
 
 SCORED_USERS = 100_000
 
@@ -26,14 +25,7 @@ def bench_ml(landing: Path, tally: dict, reset, dbt) -> dict:
     from pulse.ml.train import train
 
     print("\n== ml: training, and scoring 100,000 users, vs the dbt build ==", flush=True)
-    start = date.fromisoformat(tally["params"]["start"])
-    last = start + timedelta(days=int(tally["params"]["days"]) - 1)
-    reset()
-    migrate.apply(log=lambda _m: None)
-    report = loader.load(landing, through=last)
-    if report.problems:
-        raise RuntimeError(report.summary())
-    build = dbt("build", "--full-refresh")
+    last, build = load_and_build(landing, tally, reset, dbt)
     print(f"  dbt build --full-refresh: {build['seconds']:.1f}s", flush=True)
 
     t = time.perf_counter()
