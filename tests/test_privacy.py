@@ -118,7 +118,7 @@ def test_erasure_leaves_no_trace_after_the_nightly_run_and_a_full_refresh(built)
     # the tenant has a webhook endpoint (and its secret) to erase too
     hook_env = {**env, "PULSE_WEBHOOK_ALLOW_HTTP": "1",
                 "PULSE_WEBHOOK_ALLOW_NETWORKS": "127.0.0.0/8"}
-    pulse_cli("webhooks", "endpoints", "add", gone_tenant, "http://127.0.0.1:9/hook",
+    pulse_cli("webhooks", "endpoints", "add", gone_tenant, "http://127.0.0.1:9999/hook",
               env=hook_env)
     assert scalar("select count(*) from delivery.endpoint_secrets") == 1
 

@@ -346,7 +346,7 @@ def _task_states(run_day: date) -> dict[str, str | None]:
 
 
 def _downstream_of(gate_task: str, states: dict[str, str | None]) -> dict[str, str | None]:
-    upstream = {"apply_raw_ddl", "load_landing", "gate_raw"}
+    upstream = {"apply_raw_ddl", "apply_privacy", "load_landing", "gate_raw"}
     return {t: s for t, s in states.items() if t not in upstream and not
             (gate_task == "gate_models" and (t.startswith("dbt.") or t == "gate_models"))
             and t != gate_task}

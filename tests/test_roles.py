@@ -48,7 +48,7 @@ def built(warehouse_db, tmp_path_factory):
         hooks = {**env, "PULSE_WEBHOOK_ALLOW_HTTP": "1",
                  "PULSE_WEBHOOK_ALLOW_NETWORKS": "127.0.0.0/8"}
         for (tenant,) in query("select distinct tenant_id from marts.dim_tenants"):
-            pulse_cli("webhooks", "endpoints", "add", tenant, "http://127.0.0.1:9/hook",
+            pulse_cli("webhooks", "endpoints", "add", tenant, "http://127.0.0.1:9999/hook",
                       env=hooks)
         pulse_cli("webhooks", "fill-outbox", LAST.isoformat(), env=hooks)
         yield env

@@ -20,7 +20,7 @@ from pulse.webhooks.signing import Secret, new_secret
 from tests.conftest import pulse_cli, query
 from tests.test_webhooks_delivery import SETTINGS, TEST_ENV
 
-URL = "http://127.0.0.1:9/hook"
+URL = "http://127.0.0.1:9999/hook"
 
 
 @pytest.fixture

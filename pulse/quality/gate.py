@@ -137,23 +137,28 @@ def last_landing_day() -> date:
 # --- running GX ------------------------------------------------------------------------
 
 _context = None
+_context_docs: Path | None = None
 
 
 def _gx_context():
-    """One ephemeral GX context per process: importing GX costs seconds, building a
-    context little; nothing of GX's is written but the Data Docs."""
-    global _context
-    if _context is None:
+    """One ephemeral GX context per process and Data Docs folder: importing GX costs
+    seconds, building a context little; nothing of GX's is written but the Data Docs.
+    A changed PULSE_DATA_DIR (another warehouse in the same process) gets a new context,
+    so its Data Docs land in its own folder."""
+    global _context, _context_docs
+    docs = data_docs_dir()
+    if _context is None or _context_docs != docs:
         import great_expectations as gx
         from great_expectations.data_context.types.base import ProgressBarsConfig
 
         _context = gx.get_context(mode="ephemeral")
+        _context_docs = docs
         # tqdm bars would bury the gate's own lines in the task log.
         _context.variables.progress_bars = ProgressBarsConfig(globally=False)
         _context.add_data_docs_site(site_name="pulse", site_config={
             "class_name": "SiteBuilder",
             "store_backend": {"class_name": "TupleFilesystemStoreBackend",
-                              "base_directory": str(data_docs_dir())},
+                              "base_directory": str(docs)},
             "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
         })
     return _context
