@@ -8,7 +8,9 @@ role (`SET ROLE`), inside a savepoint that is rolled back.
 
 from __future__ import annotations
 
+import contextlib
 import json
+from collections.abc import Iterator
 from datetime import date
 
 import pytest
@@ -102,33 +104,33 @@ class AsRole:
     def __init__(self) -> None:
         self.conn = warehouse.connect()
 
-    def allowed(self, role: str, statement: sql.Composable | str,
-                tenant: str | None = None) -> bool:
+    @contextlib.contextmanager
+    def _session(self, role: str, tenant: str | None) -> Iterator:
+        """A cursor acting as `role` (and tenant), in a savepoint rolled back after."""
         with self.conn.cursor() as cur:
             cur.execute("savepoint probe")
             try:
                 cur.execute(sql.SQL("set local role {}").format(sql.Identifier(role)))
                 if tenant is not None:
                     cur.execute("select set_config('pulse.tenant_id', %s, true)", (tenant,))
+                yield cur
+            finally:
+                cur.execute("rollback to savepoint probe")
+
+    def allowed(self, role: str, statement: sql.Composable | str,
+                tenant: str | None = None) -> bool:
+        with self._session(role, tenant) as cur:
+            try:
                 cur.execute(statement)
                 return True
             except errors.InsufficientPrivilege as exc:
                 assert "permission denied" in str(exc) or "must be" in str(exc), exc
                 return False
-            finally:
-                cur.execute("rollback to savepoint probe")
 
     def rows(self, role: str, statement: sql.Composable, tenant: str | None) -> list[tuple]:
-        with self.conn.cursor() as cur:
-            cur.execute("savepoint probe")
-            try:
-                cur.execute(sql.SQL("set local role {}").format(sql.Identifier(role)))
-                if tenant is not None:
-                    cur.execute("select set_config('pulse.tenant_id', %s, true)", (tenant,))
-                cur.execute(statement)
-                return cur.fetchall()
-            finally:
-                cur.execute("rollback to savepoint probe")
+        with self._session(role, tenant) as cur:
+            cur.execute(statement)
+            return cur.fetchall()
 
     def close(self) -> None:
         self.conn.rollback()
