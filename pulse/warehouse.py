@@ -8,11 +8,13 @@ PostgreSQL binaries found on PATH, then in /usr/lib/postgresql/*/bin.
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import os
 import shutil
 import subprocess
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import psycopg2
@@ -268,3 +270,26 @@ def connect(params: DbParams | None = None):
             f"cannot connect to the warehouse at {params.host}:{params.port}/{params.dbname} "
             f"({reason}). {hint}"
         ) from exc
+
+
+@contextlib.contextmanager
+def connection(params: DbParams | None = None) -> Iterator[psycopg2.extensions.connection]:
+    """A connection that is closed on the way out, whatever happens inside.
+
+    Nothing is committed for the caller: use `transaction()` when the block's writes
+    should commit together, or commit explicitly where a long job commits in steps.
+    """
+    conn = connect(params)
+    try:
+        yield conn
+    finally:
+        conn.close()
+
+
+@contextlib.contextmanager
+def transaction(params: DbParams | None = None) -> Iterator[psycopg2.extensions.connection]:
+    """A connection whose block is one transaction: committed on success, rolled back
+    on any exception, closed either way."""
+    # psycopg2's `with conn` commits or rolls back but does not close; connection() closes.
+    with connection(params) as conn, conn:
+        yield conn
