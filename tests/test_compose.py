@@ -608,4 +608,4 @@ def test_metabase_apply_reads_the_dashboards_folder(compose):
               if kind == "bind"}
     assert mounts.get(f"{CONTAINER_REPO}/dashboards", "").rstrip("/") == "./dashboards", (
         f"services.{METABASE_APPLY}.volumes: ./dashboards must be mounted at "
-        f"{CONTAINER_REPO}/dashboards, where pulse.metabase.spec.project_dashboards reads")
+        f"{CONTAINER_REPO}/dashboards, where pulse.dashboards.spec.load_dashboards reads")

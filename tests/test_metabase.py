@@ -14,12 +14,13 @@ from pathlib import Path
 
 import pytest
 
-from pulse.metabase.provision import native_sql
-from pulse.metabase.spec import load_folder
+from pulse.dashboards.spec import load_dashboards
+from pulse.metabase.provision import DISPLAY, native_sql
 from tests.conftest import REPO, pulse_cli
 from tests.metabase_standin import MetabaseStandin
 
-FIXTURES = REPO / "tests" / "fixtures" / "dashboards"
+# the project's own dashboards: what `docker compose up` provisions
+FIXTURES = REPO / "dashboards"
 ADMIN = ("admin@pulse.local", "Admin-pw-4217")
 ANALYST_PASSWORD = "analyst-secret-9931"
 ANALYST_URL = f"postgresql://metabase_analyst:{ANALYST_PASSWORD}@postgres:5432/pulse"
@@ -43,7 +44,7 @@ def _no_rejections(mb: MetabaseStandin) -> None:
 
 @pytest.fixture
 def specs():
-    return load_folder(FIXTURES)
+    return load_dashboards(FIXTURES)
 
 
 def test_apply_creates_everything_with_the_right_shapes(specs):
@@ -73,29 +74,29 @@ def test_apply_creates_everything_with_the_right_shapes(specs):
             assert set(cards) == {c.title for c in spec.cards}
             for card in spec.cards:
                 got = cards[card.title]
-                assert got["display"] == card.visualization
+                assert got["display"] == DISPLAY[card.visualization]
                 assert got["description"] == card.description
                 q = got["dataset_query"]
                 assert q["type"] == "native" and q["database"] == db["id"]
-                assert card.sql in q["native"]["query"]
+                # the spec's SQL as written: its {{tags}} are Metabase's own
+                assert q["native"]["query"] == card.sql.rstrip(";")
                 tags = q["native"]["template-tags"]
-                want_tags = ({"tenant"} if "tenant" in card.filters else set()) | (
-                    {"date_from", "date_to"} if "date_range" in card.filters else set())
-                assert set(tags) == want_tags
-                for name, column in card.filters.items():
-                    assert f'pulse_card."{column}"' in q["native"]["query"], name
-            vs = cards["Daily active users"]["visualization_settings"] if \
-                "Daily active users" in cards else None
-            if vs is not None:
-                assert vs == {"graph.dimensions": ["activity_date"], "graph.metrics": [
-                    "active_users", "weekly_active_users", "monthly_active_users"]}
+                assert set(tags) == set(card.params)
+                assert {t["type"] for t in tags.values()} <= {"text", "date"}
+            if spec.name == "product_engagement":
+                vs = cards["Daily, weekly and monthly active users"]["visualization_settings"]
+                assert vs == {"graph.dimensions": ["activity_date"],
+                              "graph.metrics": ["dau", "wau", "mau"],
+                              "graph.x_axis.title_text": "Day",
+                              "graph.y_axis.title_text": "Active users"}
+            if spec.name == "retention":
+                vs = cards["Monthly signup cohorts"]["visualization_settings"]
+                assert vs["table.pivot"] and vs["table.cell_column"] == "retention_rate"
 
             (dash,) = [d for d in mb.dashboards.values() if d["collection_id"] == coll["id"]]
             assert dash["name"] == spec.title and dash["description"] == spec.description
             param_ids = {p["id"] for p in dash["parameters"]}
-            used = {f for c in spec.cards for f in c.filters}
-            assert param_ids == ({"tenant"} if "tenant" in used else set()) | (
-                {"date_from", "date_to"} if "date_range" in used else set())
+            assert param_ids == {p for c in spec.cards for p in c.params}
             assert len(dash["dashcards"]) == len(spec.cards)
             for dc in dash["dashcards"]:
                 card = mb.cards[dc["card_id"]]
@@ -160,14 +161,15 @@ def test_a_changed_card_sql_is_updated_in_place(tmp_path):
         dashcards = {d["id"]: [dc["id"] for dc in d["dashcards"]]
                      for d in mb.dashboards.values()}
 
-        spec = folder / "quality.yml"
-        spec.write_text(spec.read_text().replace("as lines", "as n_lines"))
+        spec = folder / "data_quality.yml"
+        spec.write_text(spec.read_text().replace("sum(rejected_lines) as rejected_lines",
+                                                 "sum(rejected_lines) as n_lines"))
         mb.requests.clear()
         proc = apply(mb, folder=folder)
         _no_rejections(mb)
-        card_id = ids["Quarantine by reason"]
+        card_id = ids["Quarantined lines by reason"]
         assert mb.writes == [("POST", "/api/session"), ("PUT", f"/api/card/{card_id}")]
-        assert "updated card 'Data quality / Quarantine by reason' (dataset_query)" \
+        assert "updated card 'Data quality / Quarantined lines by reason' (dataset_query)" \
             in proc.stdout
         assert "n_lines" in mb.cards[card_id]["dataset_query"]["native"]["query"]
         assert {c["name"]: c["id"] for c in mb.cards.values()} == ids
@@ -180,16 +182,16 @@ def test_a_card_removed_from_the_spec_is_archived_and_leaves_the_dashboard(tmp_p
     shutil.copytree(FIXTURES, folder)
     with MetabaseStandin(admin=ADMIN) as mb:
         apply(mb, folder=folder)
-        spec = folder / "engagement.yml"
+        spec = folder / "product_engagement.yml"
         text = spec.read_text()
-        spec.write_text(text[:text.index("  - title: Active users by tenant")])
+        spec.write_text(text[:text.index("  - id: events_per_day")])
         apply(mb, folder=folder)
         _no_rejections(mb)
-        (gone,) = [c for c in mb.cards.values() if c["name"] == "Active users by tenant"]
+        (gone,) = [c for c in mb.cards.values() if c["name"] == "Events per day"]
         assert gone["archived"]
         (dash,) = [d for d in mb.dashboards.values() if d["name"] == "Product engagement"]
         assert gone["id"] not in {dc["card_id"] for dc in dash["dashcards"]}
-        assert len(dash["dashcards"]) == 2
+        assert len(dash["dashcards"]) == 5
 
 
 def test_a_wrong_admin_password_is_one_clear_line_and_exit_2():
@@ -210,12 +212,12 @@ def test_missing_settings_and_bad_specs_are_one_line_and_exit_2(tmp_path):
     assert proc.returncode == 2 and "PULSE_METABASE_ADMIN_PASSWORD" in proc.stderr
     assert len(proc.stderr.strip().splitlines()) == 1
     (tmp_path / "bad.yml").write_text(
-        "name: x\ntitle: X\ndescription: d\ncards:\n  - title: t\n    description: d\n"
-        "    sql: select 1\n    visualization: sparkline\n")
+        "title: X\ndescription: d\ncards:\n  - id: t\n    title: t\n    description: d\n"
+        "    sql: select 1 from marts.dim_date\n    visualization: sparkline\n")
     with MetabaseStandin(admin=ADMIN) as mb:
         proc = apply(mb, folder=tmp_path, check=False)
     assert proc.returncode == 2
-    assert re.search(r"bad\.yml\.cards\[0\]: `visualization` must be one of", proc.stderr)
+    assert re.search(r"bad\.yml card 't': visualization 'sparkline' is not one of", proc.stderr)
     assert len(proc.stderr.strip().splitlines()) == 1
 
 
@@ -233,28 +235,31 @@ def as_metabase_runs_it(sql: str, values: dict[str, str]) -> str:
     """Metabase's substitution: an optional clause whose tag has no value is dropped;
     a text or date value becomes a quoted literal."""
     def clause(m: re.Match[str]) -> str:
-        tag = re.search(r"\{\{(\w+)\}\}", m.group(1)).group(1)
+        tag = re.search(r"\{\{\s*(\w+)\s*\}\}", m.group(1)).group(1)
         if tag not in values:
             return ""
-        return m.group(1).replace("{{" + tag + "}}", "'" + values[tag] + "'")
+        return re.sub(r"\{\{\s*" + tag + r"\s*\}\}", "'" + values[tag] + "'", m.group(1))
     return re.sub(r"\[\[(.*?)\]\]", clause, sql, flags=re.DOTALL)
 
 
 def test_the_filter_clauses_are_valid_sql_on_postgresql(warehouse_db):
-    """The wrapped SQL of every fixture card parses (EXPLAIN needs the marts, so a card of
-    the same shape over VALUES stands in for the tables), with and without filters."""
-    from pulse.metabase.spec import Card
+    """The SQL `apply` saves runs on PostgreSQL as Metabase substitutes it, with and without
+    filters (a card of the same shape over VALUES stands in for the marts), and every
+    project card is left with no unsubstituted tag when no filter is set."""
+    from pulse.dashboards.spec import Card
     from tests.conftest import query
 
-    card = Card(title="t", description="d", visualization="line",
+    card = Card(id="t", title="t", description="d", visualization="line",
+                fields={"x": "day", "y": ["n"]}, filters=("tenant", "date_range"),
                 sql="select * from (values ('ten_a', date '2026-01-02', 3), "
-                    "('ten_b', date '2026-01-05', 4)) as v(tenant_id, day, n) order by day",
-                filters={"tenant": "tenant_id", "date_range": "day"})
-    wrapped = native_sql(card)
-    assert len(query(as_metabase_runs_it(wrapped, {}))) == 2
-    assert query(as_metabase_runs_it(wrapped, {"tenant": "ten_b"}))[0][2] == 4
+                    "('ten_b', date '2026-01-05', 4)) as v(tenant_id, day, n) where true "
+                    "[[and tenant_id = {{tenant_id}}]] [[and day >= {{date_from}}]] "
+                    "[[and day <= {{date_to}}]] order by day")
+    sql = native_sql(card)
+    assert len(query(as_metabase_runs_it(sql, {}))) == 2
+    assert query(as_metabase_runs_it(sql, {"tenant_id": "ten_b"}))[0][2] == 4
     assert len(query(as_metabase_runs_it(
-        wrapped, {"date_from": "2026-01-03", "date_to": "2026-01-31"}))) == 1
-    for spec in load_folder(FIXTURES):
+        sql, {"date_from": "2026-01-03", "date_to": "2026-01-31"}))) == 1
+    for spec in load_dashboards(FIXTURES):
         for c in spec.cards:
             assert as_metabase_runs_it(native_sql(c), {}).count("{{") == 0

@@ -324,15 +324,15 @@ def test_every_mart_and_its_columns_carry_their_description_as_a_comment(built, 
 
 
 def test_the_metabase_fixture_cards_run_as_the_analyst(probe):
-    """The SQL `pulse metabase apply` saves (tests/fixtures/dashboards, filters wrapped
-    as Metabase runs them) reads only what the analyst may read, filtered or not."""
+    """The SQL `pulse metabase apply` saves (dashboards/, substituted as Metabase runs
+    it) reads only what the analyst may read, filtered or not."""
+    from pulse.dashboards.spec import load_dashboards
     from pulse.metabase.provision import native_sql
-    from pulse.metabase.spec import load_folder
-    from tests.test_metabase import FIXTURES, as_metabase_runs_it
+    from tests.test_metabase import as_metabase_runs_it
 
     tenant = query("select min(tenant_id) from marts.dim_tenants")[0][0]
-    values = {"tenant": tenant, "date_from": START.isoformat(), "date_to": LAST.isoformat()}
-    for dashboard in load_folder(FIXTURES):
+    values = {"tenant_id": tenant, "date_from": START.isoformat(), "date_to": LAST.isoformat()}
+    for dashboard in load_dashboards():
         for card in dashboard.cards:
             for given in ({}, values):
                 text = as_metabase_runs_it(native_sql(card), given)

@@ -28,7 +28,7 @@ VISUALIZATIONS: dict[str, tuple[str, ...]] = {
     "bar": ("x", "y"),
     "stacked_bar": ("x", "y"),
     "heatmap": ("x", "y", "value"),
-    "funnel": ("steps",),
+    "funnel": ("steps", "value"),
     "table": ("columns",),
 }
 ALLOWED_SCHEMAS = ("marts", "quality")
@@ -148,6 +148,10 @@ def load_dashboard(path: Path) -> Dashboard:
     ids = [c.id for c in cards]
     if len(set(ids)) != len(ids):
         raise SpecError(f"{where}: card ids repeat")
+    titles = [c.title for c in cards]
+    if len(set(titles)) != len(titles):
+        # Metabase finds a dashboard's cards by title (docs/metabase.md)
+        raise SpecError(f"{where}: card titles repeat")
     return Dashboard(name=path.stem, title=_require(data, "title", where),
                      description=" ".join(_require(data, "description", where).split()),
                      cards=cards)
@@ -159,4 +163,8 @@ def load_dashboards(directory: Path | None = None) -> list[Dashboard]:
     files = sorted(directory.glob("*.yml"))
     if not files:
         raise SpecError(f"no dashboard files (*.yml) in {directory}")
-    return [load_dashboard(p) for p in files]
+    dashboards = [load_dashboard(p) for p in files]
+    titles = [d.title for d in dashboards]
+    if len(set(titles)) != len(titles):
+        raise SpecError(f"{directory}: dashboard titles repeat (Metabase finds them by title)")
+    return dashboards

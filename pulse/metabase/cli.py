@@ -20,13 +20,13 @@ def add_parser(sub) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from pulse.dashboards.spec import SpecError, load_dashboards
     from pulse.metabase.client import LoginRefused, Metabase, MetabaseError
     from pulse.metabase.provision import MetabaseSettings, Provisioner, SettingsError
-    from pulse.metabase.spec import SpecError, project_dashboards
 
     try:
         settings = MetabaseSettings.from_env()
-        dashboards = project_dashboards(args.dashboards)
+        dashboards = load_dashboards(args.dashboards)
     except (SettingsError, SpecError) as exc:
         print(f"pulse metabase: {exc}", file=sys.stderr)
         return 2

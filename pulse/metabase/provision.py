@@ -16,8 +16,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from pulse.config import ENV_VARS, DbParams
+from pulse.dashboards.spec import FILTERS, VISUALIZATIONS, Card, Dashboard
 from pulse.metabase.client import Metabase, MetabaseError
-from pulse.metabase.spec import Card, Dashboard
 
 COLLECTION = "Pulse"
 COLLECTION_DESCRIPTION = ("Pulse's dashboards, provisioned by `pulse metabase apply` from "
@@ -96,63 +96,79 @@ def database_payload(wh: DbParams) -> dict[str, Any]:
     }
 
 
-# filter -> (template tags, dashboard parameters), each tag mapped to the parameter of
-# the same id
-_TAGS: dict[str, list[tuple[str, str, str, str, str]]] = {
-    # (tag and parameter id, label, tag type, parameter type, parameter section)
-    "tenant": [("tenant", "Tenant", "text", "string/=", "string")],
-    "date_range": [("date_from", "From", "date", "date/single", "date"),
-                   ("date_to", "To", "date", "date/single", "date")],
+# The cards' SQL already speaks Metabase's template language (docs/dashboards.md):
+# `{{tenant_id}}`, `{{date_from}}`, `{{date_to}}` inside optional `[[ ]]` clauses. Each
+# parameter becomes a template tag and a dashboard parameter of the same id.
+# parameter -> (label, tag type, dashboard parameter type, parameter section)
+_TAGS: dict[str, tuple[str, str, str, str]] = {
+    "tenant_id": ("Tenant", "text", "string/=", "string"),
+    "date_from": ("From", "date", "date/single", "date"),
+    "date_to": ("To", "date", "date/single", "date"),
 }
+assert set(_TAGS) == {p for params in FILTERS.values() for p in params}
+
+# Pulse's visualisations -> Metabase's `display`. Metabase has no heatmap for native
+# queries: a pivoted table with a colour range on the value reads the same way.
+DISPLAY = {"line": "line", "bar": "bar", "stacked_bar": "bar", "heatmap": "table",
+           "funnel": "funnel", "table": "table"}
+assert set(DISPLAY) == set(VISUALIZATIONS)
 
 
 def native_sql(card: Card) -> str:
-    """The card's SQL wrapped so each filter is an optional clause on its column.
-
-    `[[ ... ]]` drops the clause when the dashboard filter is empty, so an unfiltered
-    dashboard shows the card's SQL as written.
-    """
-    if not card.filters:
-        return card.sql
-    clauses = []
-    for name, column in card.filters.items():
-        col = f'pulse_card."{column}"'
-        if name == "tenant":
-            clauses.append(f"[[and {col} = {{{{tenant}}}}]]")
-        else:
-            clauses.append(f"[[and {col} >= {{{{date_from}}}}]]")
-            clauses.append(f"[[and {col} <= {{{{date_to}}}}]]")
-    return f"select * from (\n{card.sql}\n) as pulse_card\nwhere true\n" + "\n".join(clauses)
+    """The card's SQL as Metabase runs it: the same text, template tags and all."""
+    return card.sql.rstrip().rstrip(";")
 
 
 def template_tags(dashboard: Dashboard, card: Card) -> dict[str, dict[str, Any]]:
     tags = {}
-    for name in card.filters:
-        for tag, label, tag_type, _ptype, _section in _TAGS[name]:
-            tid = uuid.uuid5(_TAG_NAMESPACE, f"{dashboard.title}/{card.title}/{tag}")
-            tags[tag] = {"id": str(tid), "name": tag, "display-name": label,
-                         "type": tag_type, "required": False}
+    for param in card.params:
+        label, tag_type, _ptype, _section = _TAGS[param]
+        tid = uuid.uuid5(_TAG_NAMESPACE, f"{dashboard.name}/{card.id}/{param}")
+        tags[param] = {"id": str(tid), "name": param, "display-name": label,
+                       "type": tag_type, "required": False}
     return tags
 
 
+def _number_formats(formats: dict[str, str]) -> dict[str, Any]:
+    """d3-style formats of the spec (".0%", ",.0f") -> Metabase's column settings."""
+    out = {}
+    for column, fmt in formats.items():
+        decimals = int(fmt.split(".")[1].rstrip("%f")) if "." in fmt else 0
+        setting: dict[str, Any] = {"decimals": decimals}
+        if fmt.endswith("%"):
+            setting["number_style"] = "percent"
+        out[f'["name","{column}"]'] = setting
+    return out
+
+
 def visualization_settings(card: Card) -> dict[str, Any]:
-    x = list(card.fields.get("x", ()))
-    y = list(card.fields.get("y", ()))
-    series = list(card.fields.get("series", ()))
-    if card.visualization in ("line", "bar", "area", "row", "combo", "scatter"):
-        out: dict[str, Any] = {}
-        if x or series:
-            out["graph.dimensions"] = x + series
-        if y:
-            out["graph.metrics"] = y
-        return out
-    if card.visualization == "pie" and x and y:
-        return {"pie.dimension": x[0], "pie.metric": y[0]}
-    if card.visualization == "funnel" and x and y:
-        return {"funnel.dimension": x[0], "funnel.metric": y[0]}
-    if card.visualization == "scalar" and y:
-        return {"scalar.field": y[0]}
-    return {}
+    f = card.fields
+    ys = f.get("y") if isinstance(f.get("y"), list) else [f["y"]] if f.get("y") else []
+    out: dict[str, Any] = {}
+    if card.visualization in ("line", "bar", "stacked_bar"):
+        out["graph.dimensions"] = [f["x"]] + ([f["series"]] if f.get("series") else [])
+        out["graph.metrics"] = ys
+        if f.get("x_label"):
+            out["graph.x_axis.title_text"] = f["x_label"]
+        if f.get("y_label"):
+            out["graph.y_axis.title_text"] = f["y_label"]
+        if card.visualization == "stacked_bar":
+            out["stackable.stack_type"] = "stacked"
+        if f.get("y_format"):
+            out["column_settings"] = _number_formats({y: f["y_format"] for y in ys})
+    elif card.visualization == "heatmap":
+        out = {"table.pivot": True, "table.pivot_column": f["x"],
+               "table.cell_column": f["value"],
+               "table.column_formatting": [{
+                   "columns": [f["value"]], "type": "range", "colors": ["#FFFFFF", "#509EE3"],
+                   "min_type": None, "max_type": None, "highlight_row": False}]}
+        if f.get("value_format"):
+            out["column_settings"] = _number_formats({f["value"]: f["value_format"]})
+    elif card.visualization == "funnel":
+        out = {"funnel.dimension": f["steps"], "funnel.metric": f["value"]}
+    elif f.get("formats"):
+        out["column_settings"] = _number_formats(f["formats"])
+    return out
 
 
 def card_payload(dashboard: Dashboard, card: Card, database_id: int | None,
@@ -161,7 +177,7 @@ def card_payload(dashboard: Dashboard, card: Card, database_id: int | None,
         "name": card.title,
         "description": card.description,
         "collection_id": collection_id,
-        "display": card.visualization,
+        "display": DISPLAY[card.visualization],
         "visualization_settings": visualization_settings(card),
         "dataset_query": {
             "database": database_id,
@@ -173,19 +189,17 @@ def card_payload(dashboard: Dashboard, card: Card, database_id: int | None,
 
 
 def dashboard_parameters(dashboard: Dashboard) -> list[dict[str, Any]]:
-    used = {name for card in dashboard.cards for name in card.filters}
+    used = {p for card in dashboard.cards for p in card.params}
     return [{"id": pid, "name": label, "slug": pid, "type": ptype, "sectionId": section}
-            for name in ("tenant", "date_range") if name in used
-            for pid, label, _t, ptype, section in _TAGS[name]]
+            for pid, (label, _t, ptype, section) in _TAGS.items() if pid in used]
 
 
-def layout(cards: tuple[Card, ...]) -> list[tuple[int, int, int, int]]:
+def layout(cards: list[Card]) -> list[tuple[int, int, int, int]]:
     """(row, col, size_x, size_y) per card: numbers in quarter rows, charts in halves,
     tables full width; left to right, top to bottom."""
     out, row, col, row_height = [], 0, 0, 0
     for card in cards:
-        width, height = {"scalar": (6, 3), "table": (24, 8), "pivot": (24, 8)}.get(
-            card.visualization, (12, 6))
+        width, height = {"table": (24, 8), "heatmap": (24, 8)}.get(card.visualization, (12, 6))
         if col + width > GRID_WIDTH:
             row, col, row_height = row + row_height, 0, 0
         out.append((row, col, width, height))
@@ -199,7 +213,7 @@ def dashcards(dashboard: Dashboard, card_ids: list[int | None]) -> list[dict[str
                                                  layout(dashboard.cards), strict=True):
         mappings = [{"parameter_id": tag, "card_id": card_id,
                      "target": ["variable", ["template-tag", tag]]}
-                    for name in card.filters for tag, *_ in _TAGS[name]]
+                    for tag in card.params]
         out.append({"card_id": card_id, "row": row, "col": col, "size_x": sx, "size_y": sy,
                     "parameter_mappings": mappings, "visualization_settings": {}})
     return out
@@ -326,7 +340,7 @@ class Provisioner:
             label = f"{dashboard.title} / {card.title}"
             existing = cards.pop(card.title, None)
             if existing is None:
-                self._change("create", "card", label, card.visualization)
+                self._change("create", "card", label, DISPLAY[card.visualization])
                 card_ids.append(None if self.plan else
                                 self.api.request("POST", "/api/card", want)["id"])
                 continue
