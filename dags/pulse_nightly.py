@@ -3,9 +3,9 @@
 apply raw DDL -> apply pending erasures and the retention purge -> load the day's landing
 files (and any earlier ones not yet loaded) -> quality gate on raw -> dbt (one task per
 model, its tests right after) -> quality gate on the models -> delete the scores of users
-who withdrew ML consent -> score every user (churn, LTV, propensities)
--> fill the webhook outbox -> publish the marts Asset (pulse_delivery then sends)
--> refresh the static report (`pulse report`).
+who withdrew ML consent -> score every user (churn, LTV, propensities) -> dbt rebuilds
+the marts that read the scores -> fill the webhook outbox -> publish the marts Asset
+(pulse_delivery then sends) -> refresh the static report (`pulse report`).
 
 Runs at 02:00 UTC for the previous day: a cron data interval, so the run for day D covers
 [D 02:00, D+1 02:00) and loads landing partitions through dt=D; a manual run
@@ -72,6 +72,10 @@ def pulse_nightly():
         return orch.score_users(orch.target_day(logical_date, dag_run.run_after))
 
     @task
+    def build_score_marts() -> dict:
+        return orch.build_score_marts()
+
+    @task
     def fill_outbox(logical_date=None, dag_run=None) -> dict:
         return orch.fill_outbox(orch.target_day(logical_date, dag_run.run_after))
 
@@ -89,7 +93,7 @@ def pulse_nightly():
     loaded = load_landing()
     apply_raw_ddl() >> apply_privacy() >> loaded
     (gate_raw(loaded) >> transform >> gate_models() >> apply_consent() >> score_users()
-     >> fill_outbox()
+     >> build_score_marts() >> fill_outbox()
      >> publish_marts(loaded) >> refresh_report())
 
 

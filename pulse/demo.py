@@ -8,8 +8,8 @@ The sequence (docs/demo.md says why it is this one):
   -> nightly run for D-1 (loads D-1 and every earlier day: enough history to train)
   -> pulse_train (the first model, trained with data through D-1)
   -> the demo's webhook receiver on 127.0.0.1 and an endpoint for one tenant
-  -> nightly run for D (loads D, scores every user with that model, queues webhooks)
-  -> dbt refreshes the marts that read the scores -> pulse_delivery -> what was built.
+  -> nightly run for D (loads D, scores every user with that model, rebuilds the marts
+     that read the scores, queues webhooks) -> pulse_delivery -> what was built.
 Run twice, it leaves the same warehouse: when a model current on D exists, the night
 D-1 and the training are skipped (they would only add scores for D-1), the endpoint is
 found rather than added, and every other step is idempotent.
@@ -36,12 +36,11 @@ from typing import TextIO
 from pulse import summary, warehouse
 from pulse.config import settings
 from pulse.dagtest import STREAM_ENV, DagRunResult, run_dag_test, strip_ansi
-from pulse.orchestration import DAG_ID, dbt_env
+from pulse.orchestration import DAG_ID
 
 DEMO_RECEIVER_PORT = 47801  # fixed, so the endpoint's URL is the same every run
 RUN_SECONDS_GOAL = 240
 TAIL_SHOWN = 8
-SCORE_READERS = "source:pulse_ml.ml_features+"  # the marts built from ml.ml_features
 
 
 class DemoFailed(RuntimeError):
@@ -200,7 +199,7 @@ class Demo:
         con, s = self.con, self.s
         started = time.monotonic()
         load_before = os.getloadavg()
-        con.stages = 10
+        con.stages = 9
         con.line(f"Pulse demo: full log (Airflow, dbt, Great Expectations) in {self.log_path}")
 
         t = con.begin("Warehouse")
@@ -278,16 +277,6 @@ class Demo:
             result = self.dag(DAG_ID, day)
             if model and result.state_of("score_users") != "success":
                 raise self.fail(f"score_users did not score {day}")
-
-            t = con.begin("dbt: the marts that read the scores (ml_tenant_ltv, "
-                          "ml_prediction_accuracy)")
-            dbt = str(Path(sys.executable).parent / "dbt")
-            code = _run_logged([dbt, "build", "--select", SCORE_READERS,
-                                "--exclude-resource-type", "unit_test"], con.log,
-                               env={**os.environ, **dbt_env()}, cwd=s.dbt_project_dir)
-            if code != 0:
-                raise self.fail(f"dbt build --select {SCORE_READERS} failed (exit {code})")
-            con.end(t, "rebuilt")
 
             con.header("Webhook delivery with `airflow dags test pulse_delivery`")
             self.dag("pulse_delivery", day, env=hook_env)
@@ -393,5 +382,5 @@ def run_demo(seed: int = 42, size: str = "demo", dirty: float = 0.01,
             traceback.print_exc(file=con.log)
             stage = f"stage {con.stage_no}/{con.stages}" if con.stage_no else "the start"
             first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-            con.line(f"FAILED at {stage}: {first}. Full log: {log_path}")
+            con.line(f"FAILED at {stage}: {first.rstrip('.')}. Full log: {log_path}")
             return 1

@@ -7,6 +7,8 @@ functions the tasks call.
 from __future__ import annotations
 
 import logging
+import os
+import subprocess
 import sys
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -134,6 +136,29 @@ def score_users(day: date) -> dict[str, Any]:
     from pulse.ml.score import score_day
 
     return score_day(day)
+
+
+# The models that read what scoring writes (ml.*): rebuilt after scoring, so the marts
+# published tonight show tonight's scores, not last night's.
+SCORE_READERS = "source:pulse_ml+"
+
+
+def build_score_marts() -> dict[str, Any]:
+    """`dbt build` of the models downstream of the ML tables, after scoring."""
+    dbt = str(Path(sys.executable).parent / "dbt")
+    cmd = [dbt, "--no-use-colors", "build", "--select", SCORE_READERS,
+           "--exclude-resource-type", "unit_test"]
+    proc = subprocess.run(cmd, cwd=REPO_ROOT / "dbt_project", env={**os.environ, **dbt_env()},
+                          capture_output=True, text=True, check=False)
+    log.info("%s\n%s", " ".join(cmd[1:]), proc.stdout[-20000:])
+    if proc.returncode != 0:
+        from airflow.exceptions import AirflowFailException
+
+        raise AirflowFailException(
+            f"dbt build --select {SCORE_READERS} failed (exit {proc.returncode}); "
+            "the task log has dbt's output")
+    built = sum(1 for line in proc.stdout.splitlines() if " OK created " in line)
+    return {"selector": SCORE_READERS, "models_built": built}
 
 
 def fill_outbox(day: date) -> dict[str, Any]:

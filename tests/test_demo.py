@@ -90,7 +90,7 @@ def test_demo_twice_scores_delivers_and_leaves_the_same_warehouse(clean_warehous
     totals = {int(t) for t in re.findall(r"\[\s*\d+/(\d+)\] \S", out)}
     assert totals, out
     for task in ("apply_raw_ddl", "load_landing", "gate_raw", "gate_models", "score_users",
-                 "fill_outbox", "publish_marts", "train_model", "deliver_due"):
+                 "build_score_marts", "fill_outbox", "publish_marts", "train_model", "deliver_due"):
         assert re.search(rf"\] {task} +success", out), (task, out)
     assert "Quarantined lines by reason" in out
     assert "Where to look next" in out and "pulse summary" in out and "Metabase" in out
@@ -105,7 +105,9 @@ def test_demo_twice_scores_delivers_and_leaves_the_same_warehouse(clean_warehous
     scored = query("select scored_at, model_version, count(*) from ml.ml_features "
                    "group by 1, 2")
     assert [(d, m) for d, m, _ in scored] == [(last_day, model)] and scored[0][2] > 0
-    assert query("select count(*) > 0 from marts.ml_tenant_ltv")[0][0]
+    # the nightly run rebuilt the marts that read the scores after scoring: tonight's day
+    assert query("select max(scored_at) from marts.ml_tenant_ltv")[0][0] == last_day
+    assert query("select max(scored_at) from marts.ml_prediction_accuracy")[0][0] == last_day
 
     # webhooks: every delivery to the demo endpoint arrived and verified
     verified = int(re.search(r"(\d+) deliveries verified", out).group(1))
