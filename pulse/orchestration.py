@@ -146,8 +146,10 @@ SCORE_READERS = "source:pulse_ml+"
 def build_score_marts() -> dict[str, Any]:
     """`dbt build` of the models downstream of the ML tables, after scoring."""
     dbt = str(Path(sys.executable).parent / "dbt")
+    # A target path of its own: dbt keeps its partial-parse state there, so from the second
+    # night on this build re-parses nothing (other dbt runs use other profiles' settings).
     cmd = [dbt, "--no-use-colors", "build", "--select", SCORE_READERS,
-           "--exclude-resource-type", "unit_test"]
+           "--exclude-resource-type", "unit_test", "--target-path", "target_score_marts"]
     proc = subprocess.run(cmd, cwd=REPO_ROOT / "dbt_project", env={**os.environ, **dbt_env()},
                           capture_output=True, text=True, check=False)
     log.info("%s\n%s", " ".join(cmd[1:]), proc.stdout[-20000:])
