@@ -35,8 +35,9 @@ from typing import TextIO
 
 from pulse import summary, warehouse
 from pulse.config import settings
+from pulse.dag_constants import NIGHTLY_DAG_ID
 from pulse.dagtest import STREAM_ENV, DagRunResult, run_dag_test, strip_ansi
-from pulse.orchestration import DAG_ID, dbt_env
+from pulse.orchestration import dbt_env
 
 DEMO_RECEIVER_PORT = 47801  # fixed, so the endpoint's URL is the same every run
 RUN_SECONDS_GOAL = 240
@@ -250,7 +251,7 @@ class Demo:
         else:
             con.header(f"Nightly run for {before} with `airflow dags test` (loads every "
                        f"day through {before}: {params['days'] - 1} days of history)")
-            self.dag(DAG_ID, before)
+            self.dag(NIGHTLY_DAG_ID, before)
             con.header(f"Training with `airflow dags test pulse_train` (needs {needed} "
                        "loaded days)")
             result = self.dag("pulse_train", before)
@@ -275,7 +276,7 @@ class Demo:
 
             con.header(f"Nightly run for {day} (loads {day}, scores every user"
                        f"{' with ' + model if model else ''}, queues the webhooks)")
-            result = self.dag(DAG_ID, day)
+            result = self.dag(NIGHTLY_DAG_ID, day)
             if model and result.state_of("score_users") != "success":
                 raise self.fail(f"score_users did not score {day}")
 
@@ -355,14 +356,10 @@ def _demo_webhook_settings(port: int):
 
 
 def _delivered(endpoint_id: str) -> int:
-    conn = warehouse.connect()
-    try:
-        with conn, conn.cursor() as cur:
-            cur.execute("select count(*) from delivery.outbox where endpoint_id = %s "
-                        "and status = 'SUCCESS'", (endpoint_id,))
-            return int(cur.fetchone()[0])
-    finally:
-        conn.close()
+    with warehouse.transaction() as conn, conn.cursor() as cur:
+        cur.execute("select count(*) from delivery.outbox where endpoint_id = %s "
+                    "and status = 'SUCCESS'", (endpoint_id,))
+        return int(cur.fetchone()[0])
 
 
 def _report_path(log: TextIO) -> str | None:
