@@ -22,7 +22,7 @@ scores as (
         lag(churn_probability) over (
             partition by tenant_id, user_id order by scored_at
         ) as previous_probability
-    from {{ source('pulse_ml', 'ml_features') }}
+    from {{ ref('stg_pulse_ml__ml_features') }}
 
 ),
 
@@ -127,7 +127,7 @@ failing_endpoints as (
                 'detail', disabled_detail
             ) order by endpoint_id
         ) as endpoints
-    from {{ source('pulse_delivery', 'endpoints') }}
+    from {{ ref('stg_pulse_delivery__endpoints') }}
     where disabled_reason = 'failing'
     group by tenant_id
 

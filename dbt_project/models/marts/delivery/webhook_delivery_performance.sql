@@ -1,6 +1,6 @@
 {#-
   Webhook delivery performance per tenant, event type and day (doc block
-  `webhook_delivery_performance`), like seed 000's "webhook delivery performance" query.
+  `webhook_delivery_performance`; docs/delivery.md, "Delivery performance").
 
   A view: deliveries happen all day (the pulse_delivery DAG runs every few minutes), so a
   table built by the nightly run would always be a day behind.
@@ -11,19 +11,19 @@ with
 
 messages as (
 
-    select * from {{ source('pulse_delivery', 'messages') }}
+    select * from {{ ref('stg_pulse_delivery__messages') }}
 
 ),
 
 outbox as (
 
-    select * from {{ source('pulse_delivery', 'outbox') }}
+    select * from {{ ref('stg_pulse_delivery__outbox') }}
 
 ),
 
 attempts as (
 
-    select * from {{ source('pulse_delivery', 'attempts') }}
+    select * from {{ ref('stg_pulse_delivery__attempts') }}
 
 ),
 
