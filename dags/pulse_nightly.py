@@ -35,7 +35,8 @@ from pulse.config import REPO_ROOT, dbt_target
 DBT_PROJECT = REPO_ROOT / "dbt_project"
 # Unit tests check the SQL on fixed fixtures: CI's job (tests/test_dbt_project.py), not
 # every night's; dbt advises against running them in production builds. Excluded when
-# the DAG is rendered (no task, no parse warning for each) and from the build itself.
+# the DAG is rendered (cosmos has no task for them: a parse warning each) and from the
+# build the producer task runs (operator_args below).
 NO_UNIT_TESTS = "resource_type:unit_test"
 
 project_config = ProjectConfig(
@@ -99,7 +100,7 @@ def pulse_nightly():
         profile_config=profile_config,
         execution_config=execution_config,
         render_config=render_config,
-        operator_args={"dbt_cmd_flags": ["--exclude", NO_UNIT_TESTS]},
+        operator_args={"dbt_cmd_flags": ["--exclude-resource-type", "unit_test"]},
     )
     orch.start_reporters_after_the_build(transform)
 
