@@ -36,8 +36,9 @@ DBT_PROJECT = REPO_ROOT / "dbt_project"
 # Unit tests check the SQL on fixed fixtures: CI's job (tests/test_dbt_project.py), not
 # every night's; dbt advises against running them in production builds. Excluded when
 # the DAG is rendered (cosmos has no task for them: a parse warning each) and from the
-# build the producer task runs (operator_args below).
-NO_UNIT_TESTS = "resource_type:unit_test"
+# build the producer task runs (operator_args below). Exposures (the dashboards, for the
+# dbt docs) run nothing: left out of the render for the same reason.
+NOT_RENDERED = ["resource_type:unit_test", "resource_type:exposure"]
 
 project_config = ProjectConfig(
     dbt_project_path=DBT_PROJECT,
@@ -59,7 +60,7 @@ render_config = RenderConfig(
     load_method=LoadMode.DBT_LS,
     invocation_mode=InvocationMode.DBT_RUNNER,
     test_behavior=TestBehavior.AFTER_EACH,
-    exclude=[NO_UNIT_TESTS],
+    exclude=NOT_RENDERED,
     emit_datasets=False,  # the DAG publishes one Asset per layer instead
 )
 
