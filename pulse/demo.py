@@ -13,6 +13,9 @@ The sequence (docs/demo.md says why it is this one):
 Run twice, it leaves the same warehouse: when a model current on D exists, the night
 D-1 and the training are skipped (they would only add scores for D-1), the endpoint is
 found rather than added, and every other step is idempotent.
+
+Over 300 lines on purpose: the sequence above is one story, read top to bottom in `Demo`;
+the quiet console and the log it writes are the only parts that stand alone (`Console`).
 """
 
 from __future__ import annotations
