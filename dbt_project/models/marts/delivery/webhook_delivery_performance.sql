@@ -39,7 +39,8 @@ deliveries as (
         count(*) filter (where o.status = 'FAILED') as failed,
         count(*) filter (where o.status in ('PENDING', 'SENDING', 'RETRYING')) as in_progress
     from outbox as o
-    inner join messages as m using (message_id)
+    inner join messages as m
+        on o.message_id = m.message_id
     group by 1, 2, 3
 
 ),
@@ -54,7 +55,8 @@ timings as (
         avg(a.duration_ms) as avg_duration_ms,
         percentile_cont(0.95) within group (order by a.duration_ms) as p95_duration_ms
     from attempts as a
-    inner join messages as m using (message_id)
+    inner join messages as m
+        on a.message_id = m.message_id
     group by 1, 2, 3
 
 )
