@@ -12,13 +12,7 @@ with
 scores as (
 
     select
-        tenant_id,
-        user_id,
-        scored_at,
-        model_version,
-        churn_probability,
-        risk_band,
-        top_factors,
+        *,
         lag(churn_probability) over (
             partition by tenant_id, user_id order by scored_at
         ) as previous_probability
