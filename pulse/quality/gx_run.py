@@ -16,7 +16,7 @@ from typing import Any
 
 from pulse import warehouse
 from pulse.config import settings
-from pulse.quality.data_docs import data_docs_dir
+from pulse.quality.data_docs import data_docs_dir, make_offline
 from pulse.quality.record import record
 from pulse.quality.results import SAMPLE, SuiteResult, check_result
 from pulse.quality.scope import Scope
@@ -148,8 +148,6 @@ def run_suite(suite: Suite, scope: Scope, run_id: str,
 def write_data_docs(results: list[SuiteResult], log_line: Callable[[str], None]) -> None:
     """Render this run's validations into the Data Docs site, once for the whole gate
     (rendering per validation would cost more than the checks themselves)."""
-    from pulse.quality.data_docs import make_offline
-
     ids = [i for r in results for i in r.validation_ids]
     if ids:
         # each validation page links to its suite's page: render those too
