@@ -11,41 +11,45 @@ STAMP := $(VENV)/.installed
 demo: venv
 	$(BIN)/pulse demo
 
-## test: the whole test suite (what CI runs)
-test: venv
-	$(BIN)/ruff check .
+## test: lint, then the whole test suite (what CI runs)
+test: lint
 	$(BIN)/pytest
 
 ## test-fast: every test that runs no Airflow DAG and no full dbt build (README "Tests")
-test-fast: venv
-	$(BIN)/ruff check .
+test-fast: lint
 	$(BIN)/pytest -m "not airflow and not dbt_build"
 
-## venv: the virtual environment from the locked requirements.txt
+## venv: the virtual environment: the locked production set and the test and lint tools
+## (requirements-dev.txt: requirements.txt's pins plus the tools, hashed)
 venv: $(STAMP)
 
-$(STAMP): requirements.txt pyproject.toml
+$(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	@command -v $(PYTHON) >/dev/null || { echo "$(PYTHON) not found: install Python 3.11 or run make PYTHON=/path/to/python3.11"; exit 2; }
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	@$(BIN)/python -m pip --version >/dev/null 2>&1 || $(BIN)/python -m ensurepip --upgrade >/dev/null
 	@# uv installs the locked set in seconds; pip is the fallback where uv cannot be had.
 	@if $(BIN)/python -m pip install --quiet --disable-pip-version-check uv; then \
-	    $(BIN)/python -m uv pip sync --quiet --python $(BIN)/python requirements.txt && \
+	    $(BIN)/python -m uv pip sync --quiet --python $(BIN)/python requirements-dev.txt && \
 	    $(BIN)/python -m uv pip install --quiet --python $(BIN)/python --no-deps -e . ; \
 	else \
-	    $(BIN)/python -m pip install --quiet -r requirements.txt && \
+	    $(BIN)/python -m pip install --quiet --require-hashes -r requirements-dev.txt && \
 	    $(BIN)/python -m pip install --quiet --no-deps -e . ; \
 	fi
 	@touch $(STAMP)
 	@echo "virtual environment ready: $(VENV)"
 
-## lock: re-resolve requirements.in into the locked requirements.txt
+## lock: re-resolve requirements.in and requirements-dev.in into their locked, hashed sets
 lock: venv
-	$(BIN)/python -m uv pip compile --quiet --no-header --python-version 3.11 requirements.in -o requirements.txt
-	sed -i '1i # Locked by `make lock` (uv pip compile requirements.in). Do not edit by hand.' requirements.txt
+	sed -i '/^# Locked by/d' requirements.txt requirements-dev.txt
+	$(BIN)/python -m uv pip compile --quiet --no-header --generate-hashes --python-version 3.11 requirements.in -o requirements.txt
+	$(BIN)/python -m uv pip compile --quiet --no-header --generate-hashes --python-version 3.11 requirements-dev.in -o requirements-dev.txt
+	sed -i '1i # Locked by `make lock` (uv pip compile --generate-hashes requirements.in). Do not edit by hand.' requirements.txt
+	sed -i '1i # Locked by `make lock` (uv pip compile --generate-hashes requirements-dev.in). Do not edit by hand.' requirements-dev.txt
 
+## lint: ruff on the Python, sqlfluff on the SQL (.sqlfluff)
 lint: venv
 	$(BIN)/ruff check .
+	$(BIN)/sqlfluff lint --processes 2 dbt_project/models dbt_project/tests dbt_project/macros sql
 
 ## bench: loader, dbt and gate timings as ratios against baselines run in the same process
 bench: venv

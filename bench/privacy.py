@@ -16,13 +16,9 @@ from pulse import loader, migrate, warehouse
 
 
 def _one(sql: str) -> tuple:
-    conn = warehouse.connect()
-    try:
-        with conn, conn.cursor() as cur:
-            cur.execute(sql)
-            return cur.fetchone()
-    finally:
-        conn.close()
+    with warehouse.transaction() as conn, conn.cursor() as cur:
+        cur.execute(sql)
+        return cur.fetchone()
 
 
 def bench_privacy(landing: Path, tally: dict, reset, dbt) -> dict:
@@ -63,10 +59,8 @@ def bench_privacy(landing: Path, tally: dict, reset, dbt) -> dict:
 
     # the loader with two erased subjects to suppress, against its run before
     reset_raw = ("truncate raw.load_ledger, raw.events, raw.accounts, raw.rejected_events")
-    conn = warehouse.connect()
-    with conn, conn.cursor() as cur:
+    with warehouse.transaction() as conn, conn.cursor() as cur:
         cur.execute(reset_raw)
-    conn.close()
     t = time.perf_counter()
     suppressed_report = loader.load(landing, through=last)
     suppressed_load_s = time.perf_counter() - t

@@ -8,25 +8,24 @@ A run stops claiming after PULSE_WEBHOOK_MAX_RUN_SECONDS (default 240 s, before 
 run is due); the task's execution_timeout is the backstop if something hangs anyway.
 """
 
-from datetime import datetime, timedelta
+from datetime import timedelta
 
-from airflow.sdk import Asset, AssetOrTimeSchedule, CronTriggerTimetable, dag, task
+from airflow.sdk import AssetOrTimeSchedule, CronTriggerTimetable, dag, task
 
-from pulse.orchestration import MARTS_ASSET_URI
-
-MARTS = Asset(MARTS_ASSET_URI)  # published by pulse_nightly after it fills the outbox
-RETRY_CRON = "*/5 * * * *"
+from pulse import dag_constants as dc
 
 
 @dag(
-    dag_id="pulse_delivery",
+    dag_id=dc.DELIVERY_DAG_ID,
+    # dc.MARTS: published by pulse_nightly after it fills the outbox
     schedule=AssetOrTimeSchedule(
-        timetable=CronTriggerTimetable(RETRY_CRON, timezone="UTC"), assets=[MARTS]),
-    start_date=datetime(2026, 1, 1),
+        timetable=CronTriggerTimetable(dc.DELIVERY_RETRY_CRON, timezone="UTC"),
+        assets=[dc.MARTS]),
+    start_date=dc.START_DATE,
     catchup=False,
     max_active_runs=1,
     # No task retries: the next run, five minutes later, is the retry.
-    default_args={"owner": "pulse", "retries": 0,
+    default_args={**dc.DEFAULT_ARGS, "retries": 0,
                   "execution_timeout": timedelta(minutes=10)},
     doc_md=__doc__,
     tags=["pulse", "webhooks"],

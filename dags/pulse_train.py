@@ -8,25 +8,24 @@ skip, not a failure. The logic lives in `pulse.ml.jobs`.
 
 from datetime import timedelta
 
-from airflow.sdk import Asset, AssetOrTimeSchedule, CronTriggerTimetable, Param, dag, task
+from airflow.sdk import AssetOrTimeSchedule, CronTriggerTimetable, Param, dag, task
 from airflow.sdk.exceptions import AirflowSkipException
 
-from pulse import orchestration as orch
+from pulse import dag_constants as dc
 from pulse.ml import jobs
 
 DATE = ["null", "string"]
 
 
 @dag(
-    dag_id=jobs.DAG_ID,
+    dag_id=dc.TRAIN_DAG_ID,
     schedule=AssetOrTimeSchedule(
-        timetable=CronTriggerTimetable(jobs.SCHEDULE_CRON, timezone="UTC"),
-        assets=[Asset(orch.MARTS_ASSET_URI)]),
-    start_date=orch.START_DATE,
+        timetable=CronTriggerTimetable(dc.TRAIN_CRON, timezone="UTC"), assets=[dc.MARTS]),
+    start_date=dc.START_DATE,
     catchup=False,
     max_active_runs=1,
     # A hung training fails after this instead of blocking the weekly run.
-    default_args={**orch.DEFAULT_ARGS, "retries": 1, "execution_timeout": timedelta(hours=2)},
+    default_args={**dc.DEFAULT_ARGS, "retries": 1, "execution_timeout": timedelta(hours=2)},
     doc_md=__doc__,
     tags=["pulse", "ml"],
     params={

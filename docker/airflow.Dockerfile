@@ -15,15 +15,16 @@ RUN mkdir -p /opt/pulse/.pulse /opt/pulse/data /opt/pulse/dags /opt/pulse/dbt_pr
 USER airflow
 WORKDIR /opt/pulse
 
-# The locked set first (its layer is reused while requirements.txt is unchanged). It pins
+# The locked, hashed set first, production only: test and lint tools are in
+# requirements-dev.txt (its layer is reused while requirements.txt is unchanged). It pins
 # apache-airflow==3.3.2 itself, so nothing the base image holds is up- or downgraded by
 # accident. Installs go into the image's venv (/home/airflow/.local, $VIRTUAL_ENV); the
 # base image ships uv, pip is the fallback.
 COPY --chown=airflow:0 requirements.txt ./
 RUN if command -v uv >/dev/null 2>&1; then \
-        uv pip install --no-cache -r requirements.txt; \
+        uv pip install --no-cache --require-hashes -r requirements.txt; \
     else \
-        pip install --no-cache-dir -r requirements.txt; \
+        pip install --no-cache-dir --require-hashes -r requirements.txt; \
     fi
 
 # Then Pulse itself, editable and without dependencies (they are all in the locked set).

@@ -13,6 +13,9 @@ The sequence (docs/demo.md says why it is this one):
 Run twice, it leaves the same warehouse: when a model current on D exists, the night
 D-1 and the training are skipped (they would only add scores for D-1), the endpoint is
 found rather than added, and every other step is idempotent.
+
+Over 300 lines on purpose: the sequence above is one story, read top to bottom in `Demo`;
+the quiet console and the log it writes are the only parts that stand alone (`Console`).
 """
 
 from __future__ import annotations
@@ -35,8 +38,8 @@ from typing import TextIO
 
 from pulse import summary, warehouse
 from pulse.config import settings
+from pulse.dag_constants import NIGHTLY_DAG_ID
 from pulse.dagtest import STREAM_ENV, DagRunResult, run_dag_test, strip_ansi
-from pulse.orchestration import DAG_ID
 
 DEMO_RECEIVER_PORT = 47801  # fixed, so the endpoint's URL is the same every run
 RUN_SECONDS_GOAL = 240
@@ -249,7 +252,7 @@ class Demo:
         else:
             con.header(f"Nightly run for {before} with `airflow dags test` (loads every "
                        f"day through {before}: {params['days'] - 1} days of history)")
-            self.dag(DAG_ID, before)
+            self.dag(NIGHTLY_DAG_ID, before)
             con.header(f"Training with `airflow dags test pulse_train` (needs {needed} "
                        "loaded days)")
             result = self.dag("pulse_train", before)
@@ -274,7 +277,7 @@ class Demo:
 
             con.header(f"Nightly run for {day} (loads {day}, scores every user"
                        f"{' with ' + model if model else ''}, queues the webhooks)")
-            result = self.dag(DAG_ID, day)
+            result = self.dag(NIGHTLY_DAG_ID, day)
             if model and result.state_of("score_users") != "success":
                 raise self.fail(f"score_users did not score {day}")
 
@@ -344,14 +347,10 @@ def _demo_webhook_settings(port: int):
 
 
 def _delivered(endpoint_id: str) -> int:
-    conn = warehouse.connect()
-    try:
-        with conn, conn.cursor() as cur:
-            cur.execute("select count(*) from delivery.outbox where endpoint_id = %s "
-                        "and status = 'SUCCESS'", (endpoint_id,))
-            return int(cur.fetchone()[0])
-    finally:
-        conn.close()
+    with warehouse.transaction() as conn, conn.cursor() as cur:
+        cur.execute("select count(*) from delivery.outbox where endpoint_id = %s "
+                    "and status = 'SUCCESS'", (endpoint_id,))
+        return int(cur.fetchone()[0])
 
 
 def _report_path(log: TextIO) -> str | None:

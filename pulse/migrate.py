@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pulse.config import settings
-from pulse.warehouse import WarehouseError, connect
+from pulse.warehouse import WarehouseError, connection
 
 MIGRATION_NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
 # Any constant works; it only has to be the same for every process that migrates.
@@ -50,8 +50,8 @@ def apply(folder: Path | None = None, log=print) -> list[str]:
     """Apply pending migrations; returns the names applied now."""
     migrations = discover(folder)
     applied_now: list[str] = []
-    conn = connect()
-    try:
+    with connection() as conn:
+        # the migrations commit as one; the secrets' encryption then runs its own steps
         with conn, conn.cursor() as cur:
             cur.execute("select pg_advisory_xact_lock(%s)", (LOCK_KEY,))
             cur.execute("create schema if not exists raw")
@@ -87,8 +87,6 @@ def apply(folder: Path | None = None, log=print) -> list[str]:
                         log(notice.strip())
                 conn.notices.clear()
         _encrypt_plaintext_secrets(conn, log)
-    finally:
-        conn.close()
     return applied_now
 
 

@@ -19,23 +19,6 @@ from pulse.config import REPO_ROOT, dbt_target, settings
 
 log = logging.getLogger(__name__)
 
-DAG_ID = "pulse_nightly"
-SCHEDULE_CRON = "0 2 * * *"
-# Landing files begin here; catch-up runs start from it. Matches the generator's default.
-START_DATE = datetime(2026, 1, 1)
-
-# Asset URIs: one per layer a consumer can wait on. A custom scheme because the
-# warehouse's host differs between a laptop, CI and production.
-RAW_ASSET_URI = "pulse://warehouse/raw"
-MARTS_ASSET_URI = "pulse://warehouse/marts"
-
-DEFAULT_ARGS: dict[str, Any] = {
-    "owner": "pulse",
-    "retries": 2,
-    "retry_delay": timedelta(minutes=5),
-    "retry_exponential_backoff": True,
-}
-
 
 class LoadFailed(RuntimeError):
     """Some landing files were refused or unreadable; the others were loaded."""
@@ -183,48 +166,6 @@ def dbt_env() -> dict[str, str]:
     # by dbt would be written into the compiled SQL under target/ (docs/privacy.md).
     env["PGOPTIONS"] = pgoptions()
     return env
-
-
-def cosmos_task_group_kwargs() -> dict[str, Any]:
-    """Arguments for cosmos.DbtTaskGroup.
-
-    Watcher mode: one producer task runs a single `dbt build` (in-process, dbtRunner),
-    and every model gets a task, and its tests another, that report that node's outcome
-    as dbt finishes it. The graph, retries and failures stay per model, while dbt parses
-    and connects once instead of once per node (on this project, ~40 s for a nightly run
-    instead of several minutes).
-    """
-    from cosmos import ExecutionConfig, ProfileConfig, ProjectConfig, RenderConfig
-    from cosmos.constants import ExecutionMode, InvocationMode, LoadMode, TestBehavior
-
-    project_dir = REPO_ROOT / "dbt_project"
-    return {
-        "project_config": ProjectConfig(
-            dbt_project_path=project_dir,
-            env_vars=dbt_env(),
-            install_dbt_deps=False,  # no packages: the project's macros are its own
-        ),
-        "profile_config": ProfileConfig(
-            profile_name="pulse",
-            target_name=dbt_target(),
-            profiles_yml_filepath=project_dir / "profiles.yml",
-        ),
-        "execution_config": ExecutionConfig(
-            execution_mode=ExecutionMode.WATCHER,
-            invocation_mode=InvocationMode.DBT_RUNNER,
-            # dbt is found next to this interpreter, whatever PATH the worker has.
-            dbt_executable_path=str(Path(sys.executable).parent / "dbt"),
-        ),
-        # Unit tests check the SQL on fixed fixtures: CI's job (tests/test_dbt_project.py),
-        # not every night's; dbt advises against running them in production builds.
-        "operator_args": {"dbt_cmd_flags": ["--exclude-resource-type", "unit_test"]},
-        "render_config": RenderConfig(
-            load_method=LoadMode.DBT_LS,
-            invocation_mode=InvocationMode.DBT_RUNNER,
-            test_behavior=TestBehavior.AFTER_EACH,
-            emit_datasets=False,  # the DAG publishes one Asset per layer instead
-        ),
-    }
 
 
 def start_reporters_after_the_build(group) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from pulse.config import settings
-from pulse.warehouse import connect
+from pulse.warehouse import transaction
 
 # The layers in pipeline order; every table and view in them is counted.
 LAYERS = ("raw", "staging", "intermediate", "marts", "snapshots", "quality", "ml", "delivery")
@@ -152,51 +152,47 @@ def explain_empty(cur, rows: dict[str, int | None]) -> dict[str, str]:
 
 def collect() -> WarehouseSummary:
     rows: dict[str, int | None] = {}
-    conn = connect()
-    try:
-        with conn, conn.cursor() as cur:
+    with transaction() as conn, conn.cursor() as cur:
+        cur.execute(
+            "select table_schema, table_name from information_schema.tables"
+            " where table_schema = any(%s) order by array_position(%s, table_schema::text),"
+            " table_name",
+            (list(LAYERS), list(LAYERS)),
+        )
+        for schema, rel in cur.fetchall():
+            cur.execute(f'select count(*) from "{schema}"."{rel}"')
+            rows[f"{schema}.{rel}"] = cur.fetchone()[0]
+        reasons: dict[str, int] = {}
+        if rows.get("raw.rejected_events") is not None:
             cur.execute(
-                "select table_schema, table_name from information_schema.tables"
-                " where table_schema = any(%s) order by array_position(%s, table_schema::text),"
-                " table_name",
-                (list(LAYERS), list(LAYERS)),
+                "select reason_code, count(*) from raw.rejected_events group by 1"
             )
-            for schema, rel in cur.fetchall():
-                cur.execute(f'select count(*) from "{schema}"."{rel}"')
-                rows[f"{schema}.{rel}"] = cur.fetchone()[0]
-            reasons: dict[str, int] = {}
-            if rows.get("raw.rejected_events") is not None:
-                cur.execute(
-                    "select reason_code, count(*) from raw.rejected_events group by 1"
-                )
-                reasons = dict(cur.fetchall())
-            if rows.get("raw.held_events") is not None:
-                # Not quarantined, but not loaded as they arrived either (docs/loading.md).
-                cur.execute("select status, count(*) from raw.held_events"
-                            " where status <> 'expired' group by 1")
-                reasons.update({f"{status}_unknown_tenant (raw.held_events)": n
-                                for status, n in cur.fetchall()})
-            last = None
-            if rows.get("raw.load_ledger") is not None:
-                cur.execute(
-                    "select max(partition_date) from raw.load_ledger where status = 'loaded'"
-                )
-                value = cur.fetchone()[0]
-                last = value.isoformat() if value else None
-            gate: list[tuple[str, bool, int, int, int]] = []
-            gate_run = None
-            cur.execute("select to_regclass('quality.gate_runs') is not null")
-            if cur.fetchone()[0]:
-                cur.execute("select run_id from quality.gate_runs"
-                            " order by finished_at desc limit 1")
-                found = cur.fetchone()
-                if found:
-                    gate_run = found[0]
-                    cur.execute("select suite, success, expectations, critical_failures,"
-                                " warnings from quality.gate_runs where run_id = %s"
-                                " order by started_at", (gate_run,))
-                    gate = cur.fetchall()
-            why_empty = explain_empty(cur, rows)
-    finally:
-        conn.close()
+            reasons = dict(cur.fetchall())
+        if rows.get("raw.held_events") is not None:
+            # Not quarantined, but not loaded as they arrived either (docs/loading.md).
+            cur.execute("select status, count(*) from raw.held_events"
+                        " where status <> 'expired' group by 1")
+            reasons.update({f"{status}_unknown_tenant (raw.held_events)": n
+                            for status, n in cur.fetchall()})
+        last = None
+        if rows.get("raw.load_ledger") is not None:
+            cur.execute(
+                "select max(partition_date) from raw.load_ledger where status = 'loaded'"
+            )
+            value = cur.fetchone()[0]
+            last = value.isoformat() if value else None
+        gate: list[tuple[str, bool, int, int, int]] = []
+        gate_run = None
+        cur.execute("select to_regclass('quality.gate_runs') is not null")
+        if cur.fetchone()[0]:
+            cur.execute("select run_id from quality.gate_runs"
+                        " order by finished_at desc limit 1")
+            found = cur.fetchone()
+            if found:
+                gate_run = found[0]
+                cur.execute("select suite, success, expectations, critical_failures,"
+                            " warnings from quality.gate_runs where run_id = %s"
+                            " order by started_at", (gate_run,))
+                gate = cur.fetchall()
+        why_empty = explain_empty(cur, rows)
     return WarehouseSummary(rows, reasons, last, gate, gate_run, why_empty)

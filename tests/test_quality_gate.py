@@ -4,6 +4,9 @@ One warehouse is built once for the module (generated, loaded, dbt-built); each 
 plants one fault, runs the suite that should catch it, checks that exactly the intended
 critical expectation failed, and undoes the fault. The last two tests run the nightly DAG
 for real and watch a planted fault stop it at the gate.
+
+Over 300 lines on purpose: every test shares the one built warehouse, which is costly;
+split into files, each would build its own.
 """
 
 from __future__ import annotations

@@ -71,13 +71,16 @@ def run(args: argparse.Namespace) -> int:
         if args.dashboards_command == "list":
             return _list(args.json)
         return _check()
-    except NoAnalystRole as exc:
-        print(f"pulse dashboards: {exc}", file=sys.stderr)
-        return 2
-    except SpecError as exc:
-        print(f"pulse dashboards: {exc}; fix the file in dashboards/ (docs/dashboards.md)",
-              file=sys.stderr)
-        return 2
+    except (NoAnalystRole, SpecError) as exc:
+        return _refused("dashboards", exc)
+
+
+def _refused(command: str, exc: Exception) -> int:
+    """One line on stderr and exit 2, for what the user fixes: a spec, a missing role."""
+    hint = ("; fix the file in dashboards/ (docs/dashboards.md)"
+            if isinstance(exc, SpecError) else "")
+    print(f"pulse {command}: {exc}{hint}", file=sys.stderr)
+    return 2
 
 
 def run_report(args: argparse.Namespace) -> int:
@@ -86,13 +89,8 @@ def run_report(args: argparse.Namespace) -> int:
 
     try:
         index = build_report(args.out, Filters(args.tenant, args.date_from, args.date_to))
-    except NoAnalystRole as exc:
-        print(f"pulse report: {exc}", file=sys.stderr)
-        return 2
-    except SpecError as exc:
-        print(f"pulse report: {exc}; fix the file in dashboards/ (docs/dashboards.md)",
-              file=sys.stderr)
-        return 2
+    except (NoAnalystRole, SpecError) as exc:
+        return _refused("report", exc)
     except OSError as exc:
         print(f"pulse report: cannot write the report: {exc}; choose another --out",
               file=sys.stderr)

@@ -17,7 +17,7 @@ import psycopg2
 from psycopg2 import sql
 
 from pulse.dashboards.spec import Card, Dashboard, bind
-from pulse.warehouse import connect
+from pulse.warehouse import connection
 
 ANALYST_ROLE = "pulse_analyst"
 STATEMENT_TIMEOUT_MS = 60_000
@@ -64,8 +64,7 @@ class NoAnalystRole(RuntimeError):
 @contextmanager
 def analyst_session(role: str = ANALYST_ROLE) -> Iterator[Any]:
     """A cursor with the analyst's rights, read-only; rolled back at the end."""
-    conn = connect()
-    try:
+    with connection() as conn:
         conn.set_session(readonly=True)
         with conn.cursor() as cur:
             cur.execute("select 1 from pg_roles where rolname = %s", (role,))
@@ -77,8 +76,6 @@ def analyst_session(role: str = ANALYST_ROLE) -> Iterator[Any]:
             cur.execute("set statement_timeout = %s", (STATEMENT_TIMEOUT_MS,))
             yield cur
         conn.rollback()
-    finally:
-        conn.close()
 
 
 def run_card(cur: Any, card: Card, filters: Filters | None = None) -> CardResult:

@@ -10,9 +10,6 @@ from pulse.ml import train as T
 from pulse.ml.features import loaded_range
 from pulse.ml.registry import Ranges
 
-DAG_ID = "pulse_train"
-# Weekly, Monday 04:00 UTC: after the nightly run (02:00) has loaded Sunday.
-SCHEDULE_CRON = "0 4 * * 1"
 RANGE_PARAMS = ("train_start", "train_end", "validation_start", "validation_end")
 
 

@@ -4,33 +4,33 @@ A request is recorded in privacy.erasure_requests with the subject as keyed hash
 (pulse.privacy.keys), then applied: every table of every Pulse schema is visited (found in
 the catalog, so a new table is covered without a list to update), the subject's rows are
 deleted, and references to the user in other people's rows are replaced. Landing files
-are immutable, so the loader asks `Suppressor` which lines to leave out on any later load
-or reload; a `dbt build --full-refresh` rebuilds from raw, where nothing of the subject is
-left. See docs/privacy.md.
+are immutable, so the loader asks `Suppressor` (pulse.privacy.suppression) which lines to
+leave out on any later load or reload; a `dbt build --full-refresh` rebuilds from raw,
+where nothing of the subject is left. See docs/privacy.md.
+
+Over 300 lines on purpose: recording, applying and verifying a request share one walk of
+the catalog (relations and their predicates); split apart, each would re-derive it.
 """
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
-import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from functools import lru_cache
 from typing import Any
 
 from psycopg2 import sql
 
-from pulse.privacy.keys import keyed_hash, pii_key
-from pulse.warehouse import connect
+from pulse.privacy.keys import keyed_hash
+
+# the loader imports these from here
+from pulse.privacy.suppression import ERASED, Suppressed, Suppressor, suppressor  # noqa: F401
+from pulse.warehouse import transaction
 
 # Schemas that hold no warehouse data about anyone: the catalog, and the erasure records
 # themselves (hashes only).
 SKIPPED_SCHEMAS = ("pg_catalog", "information_schema", "privacy")
 TEXT_TYPES = ("text", "character varying", "character", "json", "jsonb", "ARRAY")
-# What a reference to an erased user in someone else's row becomes.
-ERASED = "erased"
 # Whose row it is, where no user_id column says so.
 OWNER_EXPRESSIONS = {("raw", "events"): "payload ->> 'user_id'"}
 # Rows that hang off a deleted row by key, deleted first (delivery.attempts has no FK).
@@ -288,18 +288,14 @@ class Outcome:
 def erase(subject: Subject, apply_now: bool = True) -> Outcome:
     """Record the request and, unless deferred to the nightly run, apply it at once, in
     one transaction."""
-    conn = connect()
-    try:
-        with conn, conn.cursor() as cur:
-            _require_schema(cur)
-            request_id = record(cur, subject)
-            outcome = Outcome(request_id, subject)
-            if apply_now:
-                outcome.counts = remove(cur, subject)
-                _mark_applied(cur, request_id, outcome.counts)
-        return outcome
-    finally:
-        conn.close()
+    with transaction() as conn, conn.cursor() as cur:
+        _require_schema(cur)
+        request_id = record(cur, subject)
+        outcome = Outcome(request_id, subject)
+        if apply_now:
+            outcome.counts = remove(cur, subject)
+            _mark_applied(cur, request_id, outcome.counts)
+    return outcome
 
 
 def _require_schema(cur) -> None:
@@ -327,23 +323,19 @@ def _candidates(cur, tenant_hash: str, user_hash: str | None) -> list[Subject]:
 def apply_pending(log: Callable[[str], None] = print) -> list[dict[str, Any]]:
     """Apply every request recorded but not yet applied (`erase --at-next-run`): the
     subject is found by hashing the ids raw holds, since the request keeps no clear id."""
-    conn = connect()
     done: list[dict[str, Any]] = []
-    try:
-        with conn, conn.cursor() as cur:
-            _require_schema(cur)
-            cur.execute("select request_id, tenant_hash, user_hash from privacy.erasure_requests"
-                        " where applied_at is null order by request_id for update")
-            pending = cur.fetchall()
-            for request_id, tenant_hash, user_hash in pending:
-                counts: dict[str, int] = {}
-                for subject in _candidates(cur, tenant_hash, user_hash):
-                    counts = _merge(counts, remove(cur, subject))
-                _mark_applied(cur, request_id, counts)
-                log(f"erasure request {request_id}: {sum(counts.values())} row(s) removed")
-                done.append({"request_id": request_id, "by_table": counts})
-    finally:
-        conn.close()
+    with transaction() as conn, conn.cursor() as cur:
+        _require_schema(cur)
+        cur.execute("select request_id, tenant_hash, user_hash from privacy.erasure_requests"
+                    " where applied_at is null order by request_id for update")
+        pending = cur.fetchall()
+        for request_id, tenant_hash, user_hash in pending:
+            counts: dict[str, int] = {}
+            for subject in _candidates(cur, tenant_hash, user_hash):
+                counts = _merge(counts, remove(cur, subject))
+            _mark_applied(cur, request_id, counts)
+            log(f"erasure request {request_id}: {sum(counts.values())} row(s) removed")
+            done.append({"request_id": request_id, "by_table": counts})
     return done
 
 
@@ -351,106 +343,14 @@ def apply_pending(log: Callable[[str], None] = print) -> list[dict[str, Any]]:
 
 def traces(subject: Subject) -> dict[str, int]:
     """Rows per relation (tables, views, materialized views) that still hold the subject."""
-    conn = connect()
     found: dict[str, int] = {}
-    try:
-        with conn, conn.cursor() as cur:
-            for rel in relations(cur, ("BASE TABLE", "VIEW", "MATERIALIZED VIEW")):
-                where = trace_predicate(rel, subject)
-                if where is None:
-                    continue
-                cur.execute(sql.SQL("select count(*) from {} where {}").format(rel.ident, where))
-                n = cur.fetchone()[0]
-                if n:
-                    found[rel.label] = n
-    finally:
-        conn.close()
+    with transaction() as conn, conn.cursor() as cur:
+        for rel in relations(cur, ("BASE TABLE", "VIEW", "MATERIALIZED VIEW")):
+            where = trace_predicate(rel, subject)
+            if where is None:
+                continue
+            cur.execute(sql.SQL("select count(*) from {} where {}").format(rel.ident, where))
+            n = cur.fetchone()[0]
+            if n:
+                found[rel.label] = n
     return found
-
-
-# --- the loader's suppression ---------------------------------------------------------
-
-class Suppressed(Exception):
-    """A line of an erased subject: not loaded, not quarantined, counted."""
-
-
-@dataclass(frozen=True)
-class Suppressor:
-    """Whether a (tenant, user) line belongs to an erased subject, by keyed hash."""
-
-    tenants: frozenset[str]  # tenant hashes erased whole
-    users: frozenset[tuple[str, str]]  # (tenant hash, user hash)
-
-    def __post_init__(self) -> None:
-        by_tenant: dict[str, set[str]] = {}
-        for t, u in self.users:
-            by_tenant.setdefault(t, set()).add(u)
-        object.__setattr__(self, "_user_tenants", frozenset(by_tenant))
-        object.__setattr__(self, "_by_tenant", by_tenant)
-
-    def __call__(self, tenant_id: str, user_id: str | None) -> bool:
-        key = pii_key()
-        th = _cached_hash(key, tenant_id)
-        if th in self.tenants:
-            return True
-        if user_id is None or th not in self._user_tenants:  # type: ignore[attr-defined]
-            return False
-        return (th, _cached_hash(key, user_id)) in self.users
-
-    def scrub_references(self, obj: dict[str, Any], tenant_id: str) -> bool:
-        """Replace an erased user's id where another user's event names them (e.g.
-        invited_by), in place; True when something was replaced. Only tenants with
-        erased users pay for the walk."""
-        key = pii_key()
-        erased = self._by_tenant.get(_cached_hash(key, tenant_id))  # type: ignore[attr-defined]
-        if not erased:
-            return False
-        return _replace_erased(obj, key, erased)
-
-    def line_is_suppressed(self, line: str, tenant_id: str | None) -> bool:
-        """For a quarantined line, which may not parse: any quoted string in it that hashes
-        to an erased tenant, or to an erased user next to their tenant's id. Quarantined
-        lines are few, so hashing their strings costs little."""
-        key = pii_key()
-        tokens = set(_QUOTED.findall(line))
-        if tenant_id is not None:
-            tokens.add(tenant_id)
-        hashes = {_cached_hash(key, t) for t in tokens}
-        if hashes & self.tenants:
-            return True
-        return any(t in hashes and u in hashes for t, u in self.users)
-
-
-_QUOTED = re.compile(r'"([^"\\]{1,200})"')
-
-
-def _replace_erased(node: Any, key: str, erased: set[str]) -> bool:
-    changed = False
-    items = node.items() if isinstance(node, dict) else enumerate(node)
-    for k, v in list(items):
-        if isinstance(v, str):
-            if _cached_hash(key, v) in erased:
-                node[k] = ERASED
-                changed = True
-        elif isinstance(v, dict | list):
-            changed = _replace_erased(v, key, erased) or changed
-    return changed
-
-
-@lru_cache(maxsize=65536)
-def _cached_hash(key: str, value: str) -> str:
-    # the key is part of the cache key: a process that changes keys gets fresh hashes
-    return hmac.new(key.encode(), value.encode(), hashlib.sha256).hexdigest()
-
-
-def suppressor(cur) -> Suppressor | None:
-    """The erased subjects, or None when there are none (or no privacy schema yet)."""
-    cur.execute("select to_regclass('privacy.erasure_requests') is not null")
-    if not cur.fetchone()[0]:
-        return None
-    cur.execute("select tenant_hash, user_hash from privacy.erasure_requests")
-    rows = cur.fetchall()
-    if not rows:
-        return None
-    return Suppressor(frozenset(t for t, u in rows if u is None),
-                      frozenset((t, u) for t, u in rows if u is not None))

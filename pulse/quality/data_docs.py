@@ -26,8 +26,15 @@ import re
 import shutil
 from pathlib import Path
 
+from pulse.config import settings
+
 VENDOR_DIR = Path(__file__).parent / "vendor" / "bootstrap-table-1.19.1"
 DATEPICKER_DIR = Path(__file__).parent / "vendor" / "bootstrap-datepicker-1.9.0"
+
+
+def data_docs_dir() -> Path:
+    """Where this warehouse's Data Docs site is written (under PULSE_DATA_DIR)."""
+    return settings().data_dir / "quality" / "data_docs"
 SITE_VENDOR = Path("static") / "vendor"
 
 

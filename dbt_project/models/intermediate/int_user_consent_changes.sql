@@ -1,5 +1,5 @@
 {#-
-  Every consent choice of every user, one row per purpose (seed 000's
+  Every consent choice of every user, one row per purpose (docs/privacy.md,
   data_processing_consent flags: analytics_tracking, behavioral_analysis,
   marketing_attribution, ml_predictions): the choice at signup and each
   user.consent_updated event, each valid until the next choice for the same purpose.

@@ -24,7 +24,8 @@ usage as (
     select
         feature_name,
         min(first_used_at) as first_used_at,
-        count(distinct (tenant_id, user_id))::int as users_to_date,
+        -- a row value counted distinct: sqlfluff reads distinct as a function
+        count(distinct (tenant_id, user_id))::int as users_to_date,  -- noqa: ST08, LT01, LT06
         count(distinct tenant_id)::int as tenants_to_date
     from {{ ref('int_user_feature_days') }}
     group by feature_name

@@ -12,17 +12,11 @@ with
 scores as (
 
     select
-        tenant_id,
-        user_id,
-        scored_at,
-        model_version,
-        churn_probability,
-        risk_band,
-        top_factors,
+        *,
         lag(churn_probability) over (
             partition by tenant_id, user_id order by scored_at
         ) as previous_probability
-    from {{ source('pulse_ml', 'ml_features') }}
+    from {{ ref('stg_pulse_ml__ml_features') }}
 
 ),
 
@@ -127,7 +121,7 @@ failing_endpoints as (
                 'detail', disabled_detail
             ) order by endpoint_id
         ) as endpoints
-    from {{ source('pulse_delivery', 'endpoints') }}
+    from {{ ref('stg_pulse_delivery__endpoints') }}
     where disabled_reason = 'failing'
     group by tenant_id
 

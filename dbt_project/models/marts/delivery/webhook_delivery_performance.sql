@@ -1,6 +1,6 @@
 {#-
   Webhook delivery performance per tenant, event type and day (doc block
-  `webhook_delivery_performance`), like seed 000's "webhook delivery performance" query.
+  `webhook_delivery_performance`; docs/delivery.md, "Delivery performance").
 
   A view: deliveries happen all day (the pulse_delivery DAG runs every few minutes), so a
   table built by the nightly run would always be a day behind.
@@ -11,19 +11,19 @@ with
 
 messages as (
 
-    select * from {{ source('pulse_delivery', 'messages') }}
+    select * from {{ ref('stg_pulse_delivery__messages') }}
 
 ),
 
 outbox as (
 
-    select * from {{ source('pulse_delivery', 'outbox') }}
+    select * from {{ ref('stg_pulse_delivery__outbox') }}
 
 ),
 
 attempts as (
 
-    select * from {{ source('pulse_delivery', 'attempts') }}
+    select * from {{ ref('stg_pulse_delivery__attempts') }}
 
 ),
 
@@ -39,7 +39,8 @@ deliveries as (
         count(*) filter (where o.status = 'FAILED') as failed,
         count(*) filter (where o.status in ('PENDING', 'SENDING', 'RETRYING')) as in_progress
     from outbox as o
-    inner join messages as m using (message_id)
+    inner join messages as m
+        on o.message_id = m.message_id
     group by 1, 2, 3
 
 ),
@@ -54,7 +55,8 @@ timings as (
         avg(a.duration_ms) as avg_duration_ms,
         percentile_cont(0.95) within group (order by a.duration_ms) as p95_duration_ms
     from attempts as a
-    inner join messages as m using (message_id)
+    inner join messages as m
+        on a.message_id = m.message_id
     group by 1, 2, 3
 
 )

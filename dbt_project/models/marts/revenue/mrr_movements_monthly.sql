@@ -1,5 +1,5 @@
 {#- The MRR bridge: one row per month across tenants, starting MRR plus the month's
-    movements equals ending MRR (tested in assert_revenue_movements_reconcile). -#}
+    movements equals ending MRR (checked by the quality gate, expectations/marts.yml). -#}
 
 with
 

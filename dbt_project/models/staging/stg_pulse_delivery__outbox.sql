@@ -1,0 +1,26 @@
+{#-
+  outbox of the pulse_delivery source, as the marts read it: the columns they use, nothing
+  renamed. A view, so the marts that are views themselves see the rows as they are now.
+-#}
+
+with
+
+source as (
+
+    select * from {{ source('pulse_delivery', 'outbox') }}
+
+),
+
+renamed as (
+
+    select
+        message_id,
+        endpoint_id,
+        status,
+        attempt,
+        updated_at
+    from source
+
+)
+
+select * from renamed
