@@ -16,10 +16,12 @@ marked at collection: a new test is classified by the fixtures it asks for.
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TypeVar
 
@@ -32,7 +34,7 @@ if not os.environ.get("WAREHOUSE_URL"):
 os.environ.setdefault("PULSE_HOME", str(REPO / ".pulse"))
 # Airflow reads its configuration when first imported: set it before any test imports it.
 from pulse.airflow_env import airflow_env  # noqa: E402
-from tests import ports  # noqa: E402
+from tests import ports, shared  # noqa: E402
 
 AUTO_PORT = ports.auto_port()
 if AUTO_PORT:
@@ -127,6 +129,67 @@ def clean_warehouse(warehouse_db):
     return warehouse_db
 
 
+@contextmanager
+def environment(env: dict[str, str]) -> Iterator[None]:
+    """`env` set for the block, in this process (in-process Pulse code reads it) and so in
+    every subprocess it starts."""
+    with pytest.MonkeyPatch.context() as mp:
+        for key, value in env.items():
+            mp.setenv(key, value)
+        yield
+
+
+@pytest.fixture(scope="session")
+def dbt_target(warehouse_db, tmp_path_factory) -> Path:
+    """A dbt target folder with the project parsed once for the session (a full parse, in
+    a folder of its own so that the project's partial parse state stays valid); a later
+    dbt command given `--target-path` this folder starts from that parse."""
+    target = tmp_path_factory.mktemp("dbt_target")
+    pulse_cli("dbt", "parse", "--quiet", "--target-path", str(target))
+    return target
+
+
+@pytest.fixture(scope="session")
+def dbt_manifest(dbt_target) -> dict:
+    """The dbt project's manifest.json, parsed once for the session."""
+    return json.loads((dbt_target / "manifest.json").read_text())
+
+
+def _shared_scope(fixture_name: str, config: pytest.Config) -> str:
+    # With WAREHOUSE_URL there is one database only, which other modules reset: the
+    # shared warehouse is then rebuilt for each module that reads it.
+    return "module" if os.environ.get("WAREHOUSE_URL") else "session"
+
+
+@pytest.fixture(scope=_shared_scope)
+@marks("dbt_build")
+def shared_build(warehouse_db, tmp_path_factory) -> shared.Built:
+    base = tmp_path_factory.mktemp("shared")
+    planted = shared.generate_landing(base / "landing")
+    database = settings().warehouse().dbname
+    if not os.environ.get("WAREHOUSE_URL"):
+        database = f"{database}_built"
+        warehouse.ensure_database(settings().warehouse().with_db(database))
+    built = shared.Built(database, base / "landing", base / "data", planted)
+    # Its own dbt target folder: dbt parses the whole project again when the database it
+    # connects to changes, and this keeps both folders' partial parse valid.
+    env = {**built.env(), "DBT_TARGET_PATH": str(Path(settings().home) / f"dbt-{database}")}
+    with environment(env):
+        reset_schemas()
+        pulse_cli("load", env=env)
+        dbt_build(env=env)
+    return built
+
+
+@pytest.fixture
+def built_warehouse(shared_build, monkeypatch) -> shared.Built:
+    """The session's built warehouse (tests/shared.py), for a test that only reads it: the
+    test's queries, `pulse` commands and in-process GX runs go to its database."""
+    for key, value in shared_build.env().items():
+        monkeypatch.setenv(key, value)
+    return shared_build
+
+
 def query(sql: str, params: tuple = ()) -> list[tuple]:
     conn = warehouse.connect()
     try:
@@ -163,4 +226,16 @@ def pulse_cli(*args: str, env: dict[str, str] | None = None, check: bool = True,
     return proc
 
 
-__all__ = ["REPO", "pulse_cli", "query", "reset_schemas", "scalar", "settings"]
+# Unit tests check the SQL on fixed fixtures, whatever data a warehouse holds:
+# tests/test_dbt_project.py runs them once, so a fixture that builds a warehouse for its
+# data leaves them out (they are a quarter of a build's time).
+NO_UNIT_TESTS = ("--exclude-resource-type", "unit_test")
+
+
+def dbt_build(*args: str, env: dict[str, str] | None = None) -> None:
+    """`pulse dbt build` of the warehouse's data: models, snapshots, seeds and data tests."""
+    pulse_cli("dbt", "build", "--quiet", *NO_UNIT_TESTS, *args, env=env)
+
+
+__all__ = ["NO_UNIT_TESTS", "REPO", "dbt_build", "environment", "pulse_cli", "query",
+           "reset_schemas", "scalar", "settings"]

@@ -1,68 +1,27 @@
 """A tracking-plan typo does not stop the night.
 
 A `feature.used` event naming a feature the feature catalog does not list, and an event
-whose name the event catalog does not list, are loaded into a generated warehouse; the
-real `dbt build` must succeed (relationships tests included), the marts count them under
-the explicit unknown member, and the star suite reports them as warnings with the names
-sent, never as a critical failure.
+whose name the event catalog does not list, are loaded into the session's generated
+warehouse (tests/shared.py); the real `dbt build` must succeed (relationships tests
+included), the marts count them under the explicit unknown member, and the star suite
+reports them as warnings with the names sent, never as a critical failure.
 """
 
 from __future__ import annotations
 
-import gzip
-import os
-from datetime import date
-from pathlib import Path
-
-import orjson
 import pytest
 
-from generators import generate
 from pulse.quality import gate
-from tests.conftest import marks, pulse_cli, query, reset_schemas, scalar
-
-DAY = date(2026, 1, 8)
-TYPO_FEATURE = "dashbaords"
-NEW_EVENT = "report.exportd"
+from tests.conftest import query, scalar
+from tests.shared import NEW_EVENT, TYPO_FEATURE
+from tests.shared import PLANT_DAY as DAY
 
 
-def _plant(landing: Path) -> str:
-    """Two extra lines beside the day's real events: copies of a real feature.used event
-    with a misspelt feature and with an unknown event name. Returns their tenant."""
-    source = sorted((landing / "events" / f"dt={DAY.isoformat()}").glob("*.ndjson.gz"))[0]
-    with gzip.open(source) as fh:
-        events = [orjson.loads(line) for line in fh if line.strip()]
-    template = next(e for e in events if isinstance(e, dict)
-                    and e.get("event_name") == "feature.used")
-    typo = {**template, "event_id": "planted-typo-feature",
-            "properties": {**(template.get("properties") or {}), "feature_name": TYPO_FEATURE}}
-    unknown = {**template, "event_id": "planted-unknown-name", "event_name": NEW_EVENT}
-    with gzip.open(source.parent / "planted.ndjson.gz", "wb") as fh:
-        fh.write(orjson.dumps(typo) + b"\n" + orjson.dumps(unknown) + b"\n")
-    return template["tenant_id"]
-
-
-@pytest.fixture(scope="module")
-@marks("dbt_build")
-def built(warehouse_db, tmp_path_factory):
-    landing = tmp_path_factory.mktemp("catalog") / "landing"
-    generate(landing, seed=11, tenants=2, users=60, days=8, start=date(2026, 1, 1), dirty=0.0)
-    tenant = _plant(landing)
-    saved = {k: os.environ.get(k) for k in ("PULSE_LANDING_DIR", "PULSE_DATA_DIR")}
-    os.environ["PULSE_LANDING_DIR"] = str(landing)
-    os.environ["PULSE_DATA_DIR"] = str(landing.parent / "data")
-    try:
-        reset_schemas()
-        pulse_cli("load")
-        # The point of the test: the whole build passes, relationships tests included.
-        pulse_cli("dbt", "build", "--quiet")
-        yield tenant
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
+@pytest.fixture
+def built(built_warehouse):
+    """The session's built warehouse (tests/shared.py plants the two lines): the whole
+    `dbt build` passed on it, relationships tests included. Returns the planted tenant."""
+    return built_warehouse.planted_tenant
 
 
 def test_unknown_feature_and_event_name_map_to_the_unknown_member(built):

@@ -22,7 +22,7 @@ from pulse.dashboards import SpecError, bind, load_dashboards
 from pulse.dashboards.run import Filters, analyst_session, run_card, run_dashboards
 from pulse.dashboards.spec import Card, Dashboard, load_dashboard
 from tests.chromium import Chromium, chromium_binary
-from tests.conftest import REPO, marks, pulse_cli, query, reset_schemas
+from tests.conftest import REPO, dbt_build, environment, marks, pulse_cli, query, reset_schemas
 
 START = date(2026, 1, 1)
 DAYS = 64
@@ -136,18 +136,16 @@ def built(warehouse_db, tmp_path_factory):
     generate(base / "landing", seed=5, tenants=4, users=240, days=DAYS, start=START,
              dirty=0.01)
     env = {"PULSE_LANDING_DIR": str(base / "landing"), "PULSE_DATA_DIR": str(base / "data")}
-    with pytest.MonkeyPatch.context() as mp:
-        for key, value in env.items():
-            mp.setenv(key, value)
+    with environment(env):
         reset_schemas()
         pulse_cli("load", env=env)
-        pulse_cli("dbt", "build", "--quiet", env=env)
+        dbt_build(env=env)
         pulse_cli("gate", "--day", LAST.isoformat(), env=env)
         # the ML tests' ranges: a model from 64 days of data, fewer boosting rounds
         train(ranges=Ranges(date(2026, 1, 8), date(2026, 1, 24), date(2026, 1, 26),
                             date(2026, 2, 3), data_through=LAST), params={"max_iter": 40})
         assert score_day(LAST)["status"] == "scored"
-        pulse_cli("dbt", "build", "--quiet", "--select", "marts.ml", env=env)
+        dbt_build("--select", "marts.ml", env=env)
         secret = signing.new_secret()
         with Receiver([secret.reveal()]) as rx:
             for (tenant,) in query("select tenant_id from marts.dim_tenants where is_current"):

@@ -9,11 +9,9 @@ import pytest
 from tests.conftest import pulse_cli
 
 
-@pytest.fixture(scope="module")
-def manifest(warehouse_db, tmp_path_factory) -> dict:
-    target = tmp_path_factory.mktemp("dbt_target")
-    pulse_cli("dbt", "parse", "--target-path", str(target))
-    return json.loads((target / "manifest.json").read_text())
+@pytest.fixture
+def manifest(dbt_manifest) -> dict:
+    return dbt_manifest
 
 
 def _models(manifest: dict) -> list[dict]:
@@ -71,10 +69,10 @@ def test_unit_tests_pass(clean_warehouse):
     assert "ERROR=0" in out and "PASS=0 " not in out
 
 
-def test_docs_generate_works_offline(warehouse_db, tmp_path):
-    pulse_cli("dbt", "docs", "generate", "--target-path", str(tmp_path))
-    assert (tmp_path / "index.html").exists()
-    catalog = json.loads((tmp_path / "catalog.json").read_text())
+def test_docs_generate_works_offline(dbt_target):
+    pulse_cli("dbt", "docs", "generate", "--target-path", str(dbt_target))
+    assert (dbt_target / "index.html").exists()
+    catalog = json.loads((dbt_target / "catalog.json").read_text())
     assert "nodes" in catalog
 
 

@@ -9,31 +9,25 @@ from decimal import Decimal
 
 import pytest
 
-from generators import generate
-from pulse import loader, migrate
 from tests import reference
-from tests.conftest import marks, pulse_cli, query, reset_schemas, scalar
+from tests.conftest import query, scalar
+from tests.shared import LAST_DAY
 
-START = date(2026, 1, 1)
-DAYS = 75  # through 2026-03-16: three cohort months, the last one in progress
-LAST_DAY = date(2026, 3, 16)
 SHOW = 10  # differing rows shown on failure
 
 
 @pytest.fixture(scope="module")
-@marks("dbt_build")
-def built(warehouse_db, tmp_path_factory):
-    """The demo-like data set (smaller), loaded and built once for the module."""
-    landing = tmp_path_factory.mktemp("metrics") / "landing"
-    generate(landing, seed=23, tenants=5, users=300, days=DAYS, start=START, dirty=0.02)
-    reset_schemas()
-    migrate.apply(log=lambda _m: None)
-    report = loader.load(landing)
-    assert not report.problems, report.summary()
-    pulse_cli("dbt", "build")
-    evts = reference.counted(reference.events(landing))
+def counted_events(shared_build):
+    """The events that count, read from the shared warehouse's landing files."""
+    evts = reference.counted(reference.events(shared_build.landing))
     assert max(reference.event_day(e) for e in evts.values()) == LAST_DAY
     return evts
+
+
+@pytest.fixture
+def built(built_warehouse, counted_events):
+    """The session's built warehouse (tests/shared.py: the demo-like data set, smaller)."""
+    return counted_events
 
 
 def _require(relation: str) -> None:

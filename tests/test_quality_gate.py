@@ -25,7 +25,7 @@ import pytest
 from generators import generate
 from pulse import warehouse
 from pulse.quality import gate, suites
-from tests.conftest import marks, pulse_cli, query, reset_schemas, scalar
+from tests.conftest import dbt_build, marks, pulse_cli, query, reset_schemas, scalar
 
 DAY = date(2026, 1, 21)  # a Wednesday: the volume suite compares it with weekdays
 BIG_TENANT_MIN_EVENTS = 400  # the generated data's largest tenant sends ~650 a weekday
@@ -59,7 +59,7 @@ def built(warehouse_db, tmp_path_factory):
         # Lines of tenants in no accounts export are quarantined at once (no grace), so the
         # clean night has no held lines to warn about; holds are tested on their own.
         pulse_cli("load", env={"PULSE_UNKNOWN_TENANT_GRACE_DAYS": "0"})
-        pulse_cli("dbt", "build", "--quiet")
+        dbt_build()
         tenant = scalar("select tenant_id from staging.stg_pulse__events where event_date = %s"
                         " group by 1 order by count(*) desc limit 1", (DAY,))
         assert scalar("select count(*) from staging.stg_pulse__events"

@@ -18,7 +18,17 @@ from psycopg2 import errors, sql
 
 from generators import generate
 from pulse import warehouse
-from tests.conftest import REPO, marks, pulse_cli, query, reset_schemas, scalar, settings
+from tests.conftest import (
+    REPO,
+    dbt_build,
+    environment,
+    marks,
+    pulse_cli,
+    query,
+    reset_schemas,
+    scalar,
+    settings,
+)
 
 ROLES = ("pulse_owner", "pulse_loader", "pulse_delivery", "pulse_analyst",
          "pulse_tenant_reader")
@@ -37,14 +47,12 @@ def built(warehouse_db, tmp_path_factory):
     landing = base / "landing"
     generate(landing, seed=11, tenants=3, users=90, days=21, start=START)
     env = {"PULSE_LANDING_DIR": str(landing), "PULSE_DATA_DIR": str(base / "data")}
-    with pytest.MonkeyPatch.context() as mp:
-        for key, value in env.items():
-            mp.setenv(key, value)
+    with environment(env):
         reset_schemas()
         pulse_cli("migrate", env=env)
         pulse_cli("load", env=env)
         _plant_scores()
-        pulse_cli("dbt", "build", "--quiet", env=env)
+        dbt_build(env=env)
         # an endpoint per tenant and the last day's messages queued: the delivery marts
         # have rows of every tenant
         hooks = {**env, "PULSE_WEBHOOK_ALLOW_HTTP": "1",
@@ -290,12 +298,11 @@ def test_grants_and_policies_survive_a_rebuild(built, probe):
 
 
 def test_every_mart_and_its_columns_carry_their_description_as_a_comment(built, probe,
-                                                                         tmp_path):
+                                                                         dbt_manifest):
     """dbt's persist_docs: what `dbt docs` shows is on the relations themselves, where
     Metabase's data browser (and psql's \\d+) reads it, after the security-barrier
     wrapping and a rebuild alike, and readable by the analyst."""
-    pulse_cli("dbt", "parse", "--quiet", "--target-path", str(tmp_path), env=built)
-    nodes = json.loads((tmp_path / "manifest.json").read_text())["nodes"].values()
+    nodes = dbt_manifest["nodes"].values()
     described = {n["alias"]: n for n in nodes
                  if n["resource_type"] == "model" and n["schema"] == "marts"}
     missing = query("""

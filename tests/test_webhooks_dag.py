@@ -13,7 +13,7 @@ import pytest
 from generators import generate
 from pulse.webhooks import endpoints, signing
 from pulse.webhooks.outbox import fill_outbox
-from tests.conftest import pulse_cli, query
+from tests.conftest import dbt_build, pulse_cli, query
 from tests.test_webhooks_delivery import SETTINGS, TEST_ENV
 from tests.webhook_receiver import Receiver
 
@@ -41,7 +41,7 @@ def test_outbox_then_delivery_dag_delivers_the_at_risk_batch(clean_warehouse, ai
     landing = tmp_path / "landing"
     generate(landing, seed=5, tenants=2, users=20, days=3, start=date(2026, 1, 1), dirty=0)
     pulse_cli("load", env={"PULSE_LANDING_DIR": str(landing)})
-    pulse_cli("dbt", "build", "--quiet")
+    dbt_build()
     t1, other = [t for (t,) in query(
         "select tenant_id from marts.dim_users group by 1 order by count(*) desc, 1")][:2]
     u1, u2, u3 = [u for (u,) in query(
