@@ -4,7 +4,7 @@
     pulse env                                 shell exports for dbt and psql
     pulse migrate                             apply the raw-layer DDL in sql/
     pulse generate ...                        write synthetic landing files
-    pulse load [--through DAY]                load landing files into raw
+    pulse load [--through DAY] [--jobs N]     load landing files into raw
     pulse airflow ARGS...                     Airflow's CLI with Pulse's settings
     pulse dbt ARGS...                         dbt in dbt_project/ with Pulse's settings
     pulse gate [SUITE...] [--day DAY]         the quality gate (Great Expectations)
@@ -97,7 +97,7 @@ def _cmd_load(args: argparse.Namespace) -> int:
             print(f"  {result.file.rel}: {result.status.upper()}: {result.message}",
                   file=sys.stderr)
 
-    report = loader.load(through=through, progress=progress)
+    report = loader.load(through=through, progress=progress, jobs=args.jobs)
     print(report.summary())
     return 1 if report.problems else 0
 
@@ -183,6 +183,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("load", help="load landing files into the raw layer")
     p.add_argument("--through", type=cliargs.day,
                    help="load partitions up to this day (YYYY-MM-DD) only")
+    p.add_argument("--jobs", type=cliargs.positive_int, default=None,
+                   help="files loaded side by side (default: PULSE_LOAD_JOBS, else the cores)")
     p.set_defaults(func=_cmd_load)
 
     for name, func, what in (("airflow", _cmd_airflow, "Airflow's CLI"),

@@ -32,6 +32,8 @@ ENV_VARS: dict[str, str] = {
     "PULSE_UNKNOWN_TENANT_GRACE_DAYS": "days after an event's day that a line of a tenant in "
     "no accounts export is held before it is quarantined as unknown_tenant (default: 7; "
     "0: at once)",
+    "PULSE_LOAD_JOBS": "landing files loaded side by side, one warehouse connection each "
+    "(default: the machine's cores; 1: one after the other)",
     "PULSE_SECRETS_KEY": "Fernet key(s) that encrypt webhook signing secrets at rest, "
     "comma-separated, the first encrypts (default: $PULSE_HOME/secrets.key, created 0600)",
     # Privacy (pulse/privacy/, docs/privacy.md)
@@ -155,6 +157,8 @@ class Settings:
     local_db: str
     max_line_bytes: int = 1 << 20
     unknown_tenant_grace_days: int = 7
+    # Files loaded side by side, one connection each (docs/loading.md); default: the cores.
+    load_jobs: int = 1
 
     @property
     def uses_local_cluster(self) -> bool:
@@ -232,6 +236,7 @@ def settings() -> Settings:
         local_db=_env("PULSE_WAREHOUSE_DB") or "pulse",
         max_line_bytes=_int_env("PULSE_MAX_LINE_BYTES", 1 << 20, 64),
         unknown_tenant_grace_days=_int_env("PULSE_UNKNOWN_TENANT_GRACE_DAYS", 7, 0),
+        load_jobs=_int_env("PULSE_LOAD_JOBS", os.cpu_count() or 1, 1),
     )
 
 

@@ -21,18 +21,21 @@ import gzip
 import hashlib
 import io
 import re
+import threading
 import zlib
 from array import array
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager, nullcontext
+from dataclasses import dataclass, field, replace
 from datetime import date
 from pathlib import Path
 from typing import Any
 
 import psycopg2.errors
 
-from pulse import holds
+from pulse import holds, partitions
 from pulse.config import ConfigError, settings
 from pulse.lines import (
     ROW_BUILDERS,
@@ -46,11 +49,12 @@ from pulse.lines import (
     tenant_of,
 )
 from pulse.privacy.erasure import Suppressed, suppressor
-from pulse.warehouse import connect
+from pulse.warehouse import connection
 
 KINDS = ("accounts", "events")  # accounts first: events are checked against known tenants
-# One loader at a time: batch ids then commit in increasing order, which is what lets
-# staging pick up "batches newer than the last build" without missing any.
+# One loader run at a time (a session lock for the whole run): batch ids then commit in
+# increasing order, which is what lets staging pick up "batches newer than the last
+# build" without missing any.
 LOCK_KEY = 7_315_002
 COPY_CHUNK_LINES = 2_000
 
@@ -328,57 +332,132 @@ def _write_held(cur, lf: LandingFile, batch_id: int,
     )
 
 
-def load_file(conn, lf: LandingFile) -> FileResult:
+class _Order:
+    """Files side by side, decisions in load order: file i opens its transaction (ledger
+    row, hence batch id) after file i-1 opened its own, and commits after file i-1 is
+    done, so batch ids commit in increasing order and holds are admitted and expired in
+    the order one loader would (docs/loading.md). Only the COPYs overlap."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._opened = 0
+        self._done = 0
+        self.broken = False  # a worker lost the warehouse: the others stop waiting
+
+    def _wait(self, ready: Callable[[], bool]) -> None:
+        with self._cond:
+            self._cond.wait_for(lambda: ready() or self.broken)
+            if self.broken:
+                raise _Aborted
+
+    def _advance(self, attr: str, i: int) -> None:
+        with self._cond:
+            setattr(self, attr, i + 1)
+            self._cond.notify_all()
+
+    @contextmanager
+    def opening(self, i: int) -> Iterator[None]:
+        self._wait(lambda: self._opened == i)
+        try:
+            yield
+        finally:
+            self._advance("_opened", i)
+
+    def wait_turn(self, i: int) -> None:
+        self._wait(lambda: self._done == i)
+
+    def done(self, i: int) -> None:
+        self._advance("_done", i)
+
+    def abort(self) -> None:
+        with self._cond:
+            self.broken = True
+            self._cond.notify_all()
+
+
+class _Aborted(Exception):
+    """Another worker's warehouse connection failed: this one stops too."""
+
+
+def load_file(conn, lf: LandingFile, order: _Order | None = None, i: int = 0) -> FileResult:
+    """Load one file in one transaction. The caller holds the run's lock (RUN_LOCK)."""
     sha, size = _sha256(lf.path)
     limits = settings()
-    with conn, conn.cursor() as cur:
-        # Everything below, known tenants included, is read and written under one lock:
-        # concurrent loaders then act exactly as one would (docs/loading.md).
-        cur.execute("select pg_advisory_xact_lock(%s)", (LOCK_KEY,))
-        cur.execute(
-            "select sha256, status, batch_id from raw.load_ledger where file_path = %s",
-            (lf.rel,),
-        )
-        prior = cur.fetchone()
-        if prior and prior[1] == "loaded":
-            if prior[0] == sha:
-                return FileResult(lf, "skipped", batch_id=prior[2])
-            raise ChangedFileError(
-                f"{lf.rel} was loaded before (batch {prior[2]}, sha256 {prior[0][:12]}...) and "
-                f"its bytes have changed (now {sha[:12]}...). Raw is append-only: restore the "
-                "original file, or land the correction under a new file name."
-            )
-        if prior:  # an earlier attempt failed: this is the retry
-            cur.execute("delete from raw.load_ledger where file_path = %s", (lf.rel,))
-        cur.execute(
-            "insert into raw.load_ledger (file_path, kind, partition_date, sha256, bytes, status)"
-            " values (%s, %s, %s, %s, %s, 'loading') returning batch_id",
-            (lf.rel, lf.kind, lf.partition_date, sha, size),
-        )
-        batch_id = cur.fetchone()[0]
-        tenants = known_tenants(cur)
-        cur.execute("select now()")
-        ctx = LineCtx(batch_id, tenants, cur.fetchone()[0].isoformat(), limits.max_line_bytes,
-                      suppress=suppressor(cur))
-        out = _copy_lines(cur, lf, ctx)
-        if ctx.suppress is not None:
-            # A quarantined line of an erased subject is not kept either.
-            kept = [r for r in out.rejects
-                    if not ctx.suppress.line_is_suppressed(r.line, r.tenant_id)]
-            out.suppressed += len(out.rejects) - len(kept)
-            out.rejects = kept
-        if out.rejects:
-            _write_rejects(cur, lf, batch_id, out.rejects)
-        loaded = len(out.sent)
-        cur.execute(
-            "update raw.load_ledger set status = 'loaded', line_count = %s, rows_loaded = %s,"
-            " rows_rejected = %s, rows_held = %s, rows_suppressed = %s,"
-            " finished_at = clock_timestamp() where batch_id = %s",
-            (out.lines, loaded, len(out.rejects), len(out.held), out.suppressed, batch_id),
-        )
-        admitted = holds.admit(cur, batch_id) if lf.kind == "accounts" else 0
-        expired = holds.expire(cur, batch_id, lf.partition_date,
-                               limits.unknown_tenant_grace_days)
+    try:
+        with conn.cursor() as cur:
+            with order.opening(i) if order else nullcontext():
+                cur.execute(
+                    "select sha256, status, batch_id from raw.load_ledger where file_path = %s",
+                    (lf.rel,),
+                )
+                prior = cur.fetchone()
+                if prior and prior[1] == "loaded":
+                    conn.rollback()
+                    if prior[0] == sha:
+                        return FileResult(lf, "skipped", batch_id=prior[2])
+                    raise ChangedFileError(
+                        f"{lf.rel} was loaded before (batch {prior[2]}, sha256 "
+                        f"{prior[0][:12]}...) and its bytes have changed (now {sha[:12]}...)."
+                        " Raw is append-only: restore the original file, or land the "
+                        "correction under a new file name."
+                    )
+                if prior:  # an earlier attempt failed: this is the retry
+                    cur.execute("delete from raw.load_ledger where file_path = %s", (lf.rel,))
+                cur.execute(
+                    "insert into raw.load_ledger (file_path, kind, partition_date, sha256, bytes,"
+                    " status) values (%s, %s, %s, %s, %s, 'loading') returning batch_id",
+                    (lf.rel, lf.kind, lf.partition_date, sha, size),
+                )
+                batch_id = cur.fetchone()[0]
+                tenants = known_tenants(cur)
+                cur.execute("select now()")
+                ctx = LineCtx(batch_id, tenants, cur.fetchone()[0].isoformat(),
+                              limits.max_line_bytes, suppress=suppressor(cur))
+            out = _copy_lines(cur, lf, ctx)
+            if order:
+                order.wait_turn(i)
+                # Earlier files of this run are committed now: an accounts file among them
+                # may have listed a tenant this file held. Copied again with what one
+                # loader would have known (rare: a new tenant's first day).
+                now_known = known_tenants(cur)
+                if now_known != tenants and _tenants_matter(out, tenants, now_known):
+                    cur.execute("rollback to savepoint file_copy")
+                    ctx = replace(ctx, tenants=now_known)
+                    out = _copy_lines(cur, lf, ctx)
+            result = _finish_file(cur, lf, ctx, out, limits)
+        conn.commit()
+        return result
+    except BaseException:
+        if not conn.closed:
+            conn.rollback()
+        raise
+
+
+def _tenants_matter(out: _FileOutcome, used: frozenset[str], now: frozenset[str]) -> bool:
+    """Whether a file copied with tenants `used` would differ under `now`."""
+    return bool(used - now) or any(row[1] in now for _, row, _ in out.held)
+
+
+def _finish_file(cur, lf: LandingFile, ctx: LineCtx, out: _FileOutcome, limits) -> FileResult:
+    batch_id = ctx.batch_id
+    if ctx.suppress is not None:
+        # A quarantined line of an erased subject is not kept either.
+        kept = [r for r in out.rejects
+                if not ctx.suppress.line_is_suppressed(r.line, r.tenant_id)]
+        out.suppressed += len(out.rejects) - len(kept)
+        out.rejects = kept
+    if out.rejects:
+        _write_rejects(cur, lf, batch_id, out.rejects)
+    loaded = len(out.sent)
+    cur.execute(
+        "update raw.load_ledger set status = 'loaded', line_count = %s, rows_loaded = %s,"
+        " rows_rejected = %s, rows_held = %s, rows_suppressed = %s,"
+        " finished_at = clock_timestamp() where batch_id = %s",
+        (out.lines, loaded, len(out.rejects), len(out.held), out.suppressed, batch_id),
+    )
+    admitted = holds.admit(cur, batch_id) if lf.kind == "accounts" else 0
+    expired = holds.expire(cur, batch_id, lf.partition_date,
+                           limits.unknown_tenant_grace_days)
     return FileResult(
         lf, "loaded", batch_id, loaded, len(out.rejects),
         Counter(r.reason_code for r in out.rejects), rows_held=len(out.held),
@@ -389,7 +468,6 @@ def load_file(conn, lf: LandingFile) -> FileResult:
 def _record_failure(conn, lf: LandingFile, message: str) -> None:
     sha, size = _sha256(lf.path)
     with conn, conn.cursor() as cur:
-        cur.execute("select pg_advisory_xact_lock(%s)", (LOCK_KEY,))
         cur.execute(
             "insert into raw.load_ledger (file_path, kind, partition_date, sha256, bytes, status,"
             " error, finished_at) values (%s, %s, %s, %s, %s, 'failed', %s, clock_timestamp())"
@@ -410,8 +488,10 @@ def load(
     landing: Path | None = None,
     through: date | None = None,
     progress: Callable[[FileResult], None] | None = None,
+    jobs: int | None = None,
 ) -> LoadReport:
-    """Load every landing file up to `through` (inclusive) that is not yet in the ledger.
+    """Load every landing file up to `through` (inclusive) that is not yet in the ledger,
+    `jobs` files side by side (default PULSE_LOAD_JOBS, else the cores).
 
     A refused, unreadable or PostgreSQL-rejected file is reported and recorded, and the
     others still load; the caller decides whether that fails the run (the CLI and the
@@ -422,32 +502,105 @@ def load(
         # A wrong path would otherwise be a silent "0 files loaded" every night.
         raise ConfigError(f"the landing folder {landing} does not exist: set PULSE_LANDING_DIR,"
                           " or write data into it with `pulse generate`")
-    report = LoadReport()
-    conn = connect()
-    try:
-        for lf in discover(landing, through):
+    jobs = jobs or settings().load_jobs
+    files = discover(landing, through)
+    results: list[FileResult | None] = [None] * len(files)
+    with connection() as lock_conn:
+        lock_conn.autocommit = True
+        with lock_conn.cursor() as cur:
+            # One loader run at a time, whatever the process: concurrent loaders then act
+            # exactly as one would (docs/loading.md).
+            cur.execute("select pg_advisory_lock(%s)", (LOCK_KEY,))
             try:
-                result = load_file(conn, lf)
-            except ChangedFileError as exc:
-                result = FileResult(lf, "refused", message=str(exc))
-            except (OSError, EOFError, zlib.error) as exc:
-                # A truncated or corrupt gzip: nothing of the file is kept, and the ledger
-                # says why, so the file can be landed again once fixed.
-                message = f"cannot read {lf.rel}: {exc}. Re-land the file; it will be retried."
-                _record_failure(conn, lf, message)
-                result = FileResult(lf, "failed", message=message)
-            except psycopg2.Error as exc:
-                if conn.closed or isinstance(exc, (psycopg2.OperationalError,
-                                                   psycopg2.InterfaceError)):
-                    raise  # the warehouse itself is gone: nothing to record it in
-                # The file's transaction was rolled back: nothing of it is kept.
-                message = (f"PostgreSQL refused {lf.rel}: {_postgres_message(exc)}. Fix or "
-                           "re-land the file; it will be retried.")
-                _record_failure(conn, lf, message)
-                result = FileResult(lf, "failed", message=message)
-            report.files.append(result)
-            if progress:
+                partitions.ensure_for(cur, [f.partition_date for f in files
+                                            if f.kind == "events"])
+                workers = max(1, min(jobs, len(files)))
+                if workers == 1:
+                    _worker(files, results, iter(range(len(files))), None, progress,
+                            lock_conn)
+                else:
+                    _parallel(files, results, workers, progress)
+            finally:
+                if not lock_conn.closed:
+                    cur.execute("select pg_advisory_unlock(%s)", (LOCK_KEY,))
+    return LoadReport([r for r in results if r is not None])
+
+
+def _parallel(files: list[LandingFile], results: list[FileResult | None], workers: int,
+              progress: Callable[[FileResult], None] | None) -> None:
+    order = _Order()
+    queue = iter(range(len(files)))
+    take = threading.Lock()
+
+    def next_index() -> Iterator[int]:
+        while True:
+            with take:  # files are taken in load order
+                i = next(queue, None)
+            if i is None:
+                return
+            yield i
+
+    report_lock = threading.Lock()
+
+    def report(result: FileResult) -> None:
+        if progress:
+            with report_lock:
                 progress(result)
+
+    def run() -> None:
+        try:
+            with connection() as conn:
+                _worker(files, results, next_index(), order, report, conn)
+        except _Aborted:
+            pass
+        except BaseException:
+            order.abort()
+            raise
+
+    with ThreadPoolExecutor(workers, thread_name_prefix="pulse-load") as pool:
+        futures = [pool.submit(run) for _ in range(workers)]
+    for future in futures:
+        future.result()  # the warehouse gone in a worker: raised here, as with one worker
+
+
+def _worker(files: list[LandingFile], results: list[FileResult | None],
+            indexes: Iterable[int], order: _Order | None,
+            progress: Callable[[FileResult], None] | None, conn) -> None:
+    for i in indexes:
+        lf = files[i]
+        try:
+            result = _load_one(conn, lf, order, i)
+        finally:
+            if order:
+                order.wait_turn(i)
+                order.done(i)
+        results[i] = result
+        if progress:
+            progress(result)
+
+
+def _load_one(conn, lf: LandingFile, order: _Order | None, i: int) -> FileResult:
+    autocommit = conn.autocommit
+    conn.autocommit = False
+    try:
+        return load_file(conn, lf, order, i)
+    except ChangedFileError as exc:
+        return FileResult(lf, "refused", message=str(exc))
+    except (OSError, EOFError, zlib.error) as exc:
+        # A truncated or corrupt gzip: nothing of the file is kept, and the ledger
+        # says why, so the file can be landed again once fixed.
+        message = f"cannot read {lf.rel}: {exc}. Re-land the file; it will be retried."
+        _record_failure(conn, lf, message)
+        return FileResult(lf, "failed", message=message)
+    except psycopg2.Error as exc:
+        if conn.closed or isinstance(exc, (psycopg2.OperationalError,
+                                           psycopg2.InterfaceError)):
+            raise  # the warehouse itself is gone: nothing to record it in
+        # The file's transaction was rolled back: nothing of it is kept.
+        message = (f"PostgreSQL refused {lf.rel}: {_postgres_message(exc)}. Fix or "
+                   "re-land the file; it will be retried.")
+        _record_failure(conn, lf, message)
+        return FileResult(lf, "failed", message=message)
     finally:
-        conn.close()
-    return report
+        if not conn.closed:
+            conn.autocommit = autocommit

@@ -364,6 +364,29 @@ def test_two_and_three_concurrent_loaders_equal_one(clean_warehouse, tmp_path):
         assert _ledger_adds_up() == []
 
 
+def test_files_side_by_side_decide_as_one_at_a_time(clean_warehouse, tmp_path):
+    """--jobs N copies files in parallel but opens and commits them in load order
+    (docs/loading.md): a tenant first listed by an accounts file still being committed
+    when a later events file started is known to it, held lines are admitted and expired
+    by the same files, and batch ids follow the load order."""
+    landing = tmp_path / "landing"
+    _concurrent_landing(landing)
+    migrate.apply(log=lambda _m: None)
+    loader.load(landing, jobs=1)
+    one = _raw_state()
+    order_one = query("select file_path from raw.load_ledger order by batch_id")
+    for jobs in (2, 4):
+        reset_schemas()
+        migrate.apply(log=lambda _m: None)
+        report = loader.load(landing, jobs=jobs)
+        assert not report.problems
+        state = _raw_state()
+        for table in one:
+            assert state[table] == one[table], f"--jobs {jobs}: raw {table} differs"
+        assert query("select file_path from raw.load_ledger order by batch_id") == order_one
+        assert _ledger_adds_up() == []
+
+
 # --- item 3: a new tenant's first days count ------------------------------------------
 
 @pytest.mark.dbt_build

@@ -18,7 +18,7 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 from standardwebhooks import Webhook, WebhookVerificationError
 
-from pulse import migrate
+from pulse import migrate, warehouse
 from pulse.webhooks import endpoints, signing
 from pulse.webhooks.deliver import deliver_due
 from pulse.webhooks.settings import WebhookSettings
@@ -255,6 +255,50 @@ def test_a_crashed_worker_leaves_nothing_stuck_in_sending(delivery_db, receiver)
                                                    (2, "SUCCESS", None)]
     ids = {r.webhook_id for r in receiver.requests if r.answered == 200}
     assert len(ids) == 1
+
+
+def test_a_worker_killed_before_its_successes_are_recorded_sends_them_again(
+        delivery_db, receiver):
+    """Successes are recorded behind the worker's back (docs/delivery.md): it keeps
+    sending while their outcomes wait for a commit. Killed in that gap, nothing is lost:
+    every message it sent is sent again, under the same webhook-id, after the lease."""
+    add_endpoint(receiver)
+    ids = queue(5)
+    env = {**os.environ, **TEST_ENV, "PULSE_WEBHOOK_MAX_BATCH": "1"}
+    with warehouse.transaction() as blocker, blocker.cursor() as cur:
+        # No attempt can be recorded while this lock is held; claims are not affected.
+        cur.execute("lock table delivery.attempts in share mode")
+        worker = subprocess.Popen([str(REPO / ".venv/bin/pulse"), "webhooks", "deliver"],
+                                  env=env, cwd=REPO, stdout=subprocess.DEVNULL,
+                                  stderr=subprocess.DEVNULL)
+        try:
+            deadline = time.monotonic() + 120
+            while len(receiver.requests) < len(ids) and time.monotonic() < deadline:
+                time.sleep(0.05)
+            # every message was sent and answered 200, none of it recorded yet
+            assert sorted(m for r in receiver.requests for m in r.message_ids) == ids
+            assert all(r.answered == 200 for r in receiver.requests)
+        finally:
+            worker.kill()
+            worker.wait()
+    # the killed worker's session ends once its blocked statement runs, without a commit
+    deadline = time.monotonic() + 60
+    while scalar("select count(*) from pg_stat_activity where application_name ="
+                 " 'pulse-webhooks'") and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert set(statuses().values()) == {"SENDING"}
+    assert scalar("select count(*) from delivery.attempts") == 0
+    first = {r.message_ids[0]: r.webhook_id for r in receiver.requests}
+
+    for step in range(len(ids) + 1):  # a lost batch is taken over one at a time
+        deliver_due(settings=SETTINGS, clock=later(hours=1, seconds=step))
+    assert set(statuses().values()) == {"SUCCESS"}
+    again = receiver.requests[len(ids):]
+    assert sorted(m for r in again for m in r.message_ids) == ids
+    assert all(first[r.message_ids[0]] == r.webhook_id for r in again)
+    assert query("select attempt_number, status, left(error, 13), count(*) "
+                 "from delivery.attempts group by 1, 2, 3 order by 1") == [
+        (1, "FAILED", "lease expired", 5), (2, "SUCCESS", None, 5)]
 
 
 def test_every_message_arrives_and_never_again_after_a_success(delivery_db, receiver):

@@ -88,18 +88,29 @@ class _Db:
 
 class _Recorder:
     """Records outcomes in groups: whatever finished while the previous group was being
-    written goes into the next transaction. A worker waits until its outcome is
-    committed before it sends anything else, so a crash loses no recorded success."""
+    written goes into the next transaction, in the order it finished.
+
+    A success is recorded behind the endpoint's back: its worker sends the next batch it
+    already claimed without waiting for the commit, and waits for every pending outcome
+    before it claims again (docs/delivery.md). A failure is waited for, since what comes
+    next (retry, give back, disable) depends on its recorded status. A process that dies
+    before a commit leaves those batches SENDING under their lease: the next run records
+    the lost attempt and sends them again, so a delivery is never lost, at worst repeated.
+    """
 
     def __init__(self, db: _Db, clock: Clock, settings: WebhookSettings) -> None:
         self.db, self.clock, self.settings = db, clock, settings
         self.queue: asyncio.Queue = asyncio.Queue()
         self.task = asyncio.create_task(self._run())
 
-    async def record(self, batch: store.Batch, outcome: store.Outcome) -> str:
+    def submit(self, batch: store.Batch, outcome: store.Outcome) -> asyncio.Future[str]:
+        """Queue an outcome; the future is its recorded status, once committed."""
         done: asyncio.Future[str] = asyncio.get_running_loop().create_future()
-        await self.queue.put((batch, outcome, done))
-        return await done
+        self.queue.put_nowait((batch, outcome, done))
+        return done
+
+    async def record(self, batch: store.Batch, outcome: store.Outcome) -> str:
+        return await self.submit(batch, outcome)
 
     async def _run(self) -> None:
         while True:
@@ -202,7 +213,20 @@ async def _endpoint_worker(ep: Endpoint, secrets: list[signing.Secret], db: _Db,
     max_batch = ep.max_batch_size or settings.max_batch
     next_slot = time.monotonic()
     target: Target | None = None
+    # Successes sent whose outcome is not committed yet (see _Recorder)
+    pending: list[tuple[asyncio.Future[str], store.Batch]] = []
+
+    async def settle() -> None:
+        try:
+            for done, sent in pending:
+                tally[(await done).lower()] += len(sent.message_ids)
+        finally:
+            pending.clear()
+
     while time.monotonic() < stop_claiming_at:
+        # The claim must see this endpoint's earlier batches recorded, or it would take
+        # them for another worker's.
+        await settle()
         batches = await db.run(store.claim, ep.endpoint_id, clock(), settings, max_batch)
         if not batches:
             return
@@ -210,6 +234,7 @@ async def _endpoint_worker(ep: Endpoint, secrets: list[signing.Secret], db: _Db,
             wait = next_slot - time.monotonic()
             if time.monotonic() + max(wait, 0) >= stop_claiming_at:
                 # The run's time is up: unsent batches go back, in order, for the next run.
+                await settle()
                 tally["given_back"] += sum(len(b.message_ids) for b in batches[i:])
                 await db.run(store.release, batches[i:])
                 return
@@ -218,11 +243,13 @@ async def _endpoint_worker(ep: Endpoint, secrets: list[signing.Secret], db: _Db,
             next_slot = max(next_slot, time.monotonic()) + interval
             outcome, target = await _attempt(ep, target, clients, secrets, batch, in_flight,
                                              settings, resolve)
-            status = await recorder.record(batch, outcome)
             tally["requests"] += 1
-            tally[status.lower()] += len(batch.message_ids)
-            if status == "SUCCESS":
+            if outcome.success:
+                pending.append((recorder.submit(batch, outcome), batch))
                 continue
+            status = await recorder.record(batch, outcome)
+            await settle()  # recorded before this one: done already
+            tally[status.lower()] += len(batch.message_ids)
             # Newer batches wait behind a failed one (order), or the endpoint is disabled.
             await db.run(store.release, batches[i + 1:])
             if status == "FAILED":
@@ -233,6 +260,7 @@ async def _endpoint_worker(ep: Endpoint, secrets: list[signing.Secret], db: _Db,
                      batch.batch_id, batch.attempt, status,
                      outcome.error or f"HTTP {outcome.status_code}")
             break
+    await settle()
 
 
 async def _attempt(ep: Endpoint, target: Target | None, clients: _Clients,

@@ -150,12 +150,6 @@ def _event(message_id: str, event_type: str, tenant_id: str, user_id: str | None
             "created_at": created_at.isoformat(), "data": payload}
 
 
-def record(conn, batch: Batch, outcome: Outcome, now: datetime,
-           settings: WebhookSettings) -> str:
-    """Store the attempt and the batch's new status; returns that status."""
-    return record_many(conn, [(batch, outcome)], now, settings)[0]
-
-
 def record_many(conn, results: list[tuple[Batch, Outcome]], now: datetime,
                 settings: WebhookSettings) -> list[str]:
     """`record` for several requests in one transaction and (mostly) one round trip:
