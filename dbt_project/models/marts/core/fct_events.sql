@@ -19,6 +19,7 @@
             {'columns': ['_updated_at']},
             {'columns': ['tenant_id', 'user_id', 'event_date']},
             {'columns': ['tenant_id', 'event_date']},
+            {'columns': ['event_date']},
             {'columns': ['session_id']},
         ],
         post_hook="{{ analytics_consent_post_hook('event_at') }}",
