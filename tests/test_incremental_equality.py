@@ -106,6 +106,44 @@ def differences(incremental: dict, full: dict) -> list[str]:
     return problems
 
 
+def partitions_read(sql: str) -> set[str]:
+    """The fct_events partitions PostgreSQL's plan for `sql` reads (pruned ones are not
+    in the plan)."""
+    plan = query(f"explain (format json, verbose) {sql}")[0][0]
+    found: set[str] = set()
+
+    def walk(node: dict) -> None:
+        if node.get("Schema") == "marts_partitions":
+            found.add(node["Relation Name"])
+        for child in node.get("Plans", []):
+            walk(child)
+
+    walk(plan[0]["Plan"])
+    return found
+
+
+def assert_fct_events_partitioned() -> None:
+    """fct_events is a table partitioned by month of event_date, with a partition for
+    every month of its data and the month after, and one night's query reads one."""
+    strategy = query(
+        "select p.partstrat from pg_partitioned_table p join pg_class c on c.oid = p.partrelid"
+        " join pg_namespace n on n.oid = c.relnamespace"
+        " where n.nspname = 'marts' and c.relname = 'fct_events'")
+    assert strategy == [("r",)], "marts.fct_events should be partitioned by range"
+    months = [m for (m,) in query(
+        "select distinct to_char(event_date, 'YYYY_MM') from marts.fct_events order by 1")]
+    last = query("select max(event_date) from marts.fct_events")[0][0]
+    ahead = (last.replace(day=1) + timedelta(days=32)).strftime("%Y_%m")
+    partitions = {name for (name,) in query(
+        "select c.relname from pg_inherits i join pg_class c on c.oid = i.inhrelid"
+        " where i.inhparent = 'marts.fct_events'::regclass")}
+    assert partitions == {f"fct_events_{m}" for m in [*months, ahead]}
+    night = partitions_read(
+        f"select tenant_id, count(*) from marts.fct_events where event_date = '{last}'"
+        " group by tenant_id")
+    assert night == {f"fct_events_{last:%Y_%m}"}, night
+
+
 def test_build_days():
     assert build_days(12) == [0, 1, 2, 3, 4, 5, 8, 11]
     assert build_days(10) == [0, 1, 2, 3, 4, 5, 8, 9]
@@ -150,7 +188,12 @@ def test_incremental_builds_equal_a_full_refresh(clean_warehouse, tmp_path):
     assert late > 0, "the data set should make late events reach the built days"
     assert incremental["marts.daily_active_users"][1], "nothing was built"
 
+    assert_fct_events_partitioned()
+    assert query("select count(*) from marts.ml_user_feature_snapshots"
+                 " where churned_next_30d is null")[0][0] > 0, "no snapshot rows"
+
     pulse_cli("dbt", "build", "--full-refresh")
+    assert_fct_events_partitioned()
     full = snapshot()
     problems = differences(incremental, full)
     assert not problems, (

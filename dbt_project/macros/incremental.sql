@@ -12,8 +12,40 @@
   everything.
 -#}
 
+{#- True when the model's relations can be queried before its SQL runs: an incremental
+    run of a real model (a unit test's `this` and refs are CTEs of its fixtures). -#}
+{% macro pulse_can_query_ahead() -%}
+    {{ return(execute and is_incremental() and not (this | string).startswith('__dbt__cte__')) }}
+{%- endmacro %}
+
+{#- This model's newest row, as a literal computed before the model's SQL runs: a
+    subquery here would leave the planner guessing its value and hash-join whole tables
+    (docs/incremental.md). -#}
 {% macro pulse_watermark(column='_updated_at') -%}
-    (select coalesce(max({{ column }}), '-infinity'::timestamptz) from {{ this }})
+    {%- if pulse_can_query_ahead() -%}
+        {%- set newest = run_query(
+            "select coalesce(max(" ~ column ~ "), '-infinity'::timestamptz)::text from " ~ this
+        ).columns[0].values()[0] -%}
+        '{{ newest }}'::timestamptz
+    {%- else -%}
+        (select coalesce(max({{ column }}), '-infinity'::timestamptz) from {{ this }})
+    {%- endif -%}
+{%- endmacro %}
+
+{#- The first event day among the fct_events rows written since this model's newest row,
+    as a literal ('infinity' when there are none): the lower bound of the days an
+    incremental model recomputes, so its reads of event-grain tables use their event_date
+    index instead of scanning all of history. -#}
+{% macro pulse_first_new_event_date() -%}
+    {%- set sql = "select coalesce(min(event_date), 'infinity'::date){} from " ~ ref('fct_events')
+        ~ " where _updated_at > " ~ pulse_watermark() -%}
+    {%- if pulse_can_query_ahead() -%}
+        '{{ run_query(sql.replace('{}', '::text')).columns[0].values()[0] }}'::date
+    {%- elif is_incremental() -%}
+        ({{ sql.replace('{}', '') }})
+    {%- else -%}
+        '-infinity'::date
+    {%- endif -%}
 {%- endmacro %}
 
 {% macro pulse_new_rows(upstream_alias=none, column='_updated_at') -%}
@@ -35,14 +67,44 @@
 {#- The rows of `relation` (a CTE name) that share `keys` with a row written since this
     model's newest row: what an incremental model recomputes. All rows on a full
     refresh. -#}
-{% macro pulse_rows_touched_by_new_data(relation, keys) -%}
+{#- `date_column`, when the keys hold an event day, bounds both sides of the join to the
+    days the new rows touch (pulse_first_new_event_date). -#}
+{% macro pulse_rows_touched_by_new_data(relation, keys, date_column=none) -%}
     select {{ relation }}.*
     from {{ relation }}
     {%- if is_incremental() %}
+    {%- set from_day = pulse_first_new_event_date() if date_column else none %}
     where ({{ keys | join(', ') }}) in (
         select {{ keys | join(', ') }}
         from {{ relation }}
         where {{ pulse_new_rows() }}
+        {%- if date_column %}
+            and {{ date_column }} >= {{ from_day }}
+        {%- endif %}
     )
+    {%- if date_column %}
+        and {{ date_column }} >= {{ from_day }}
     {%- endif %}
+    {%- endif %}
+{%- endmacro %}
+
+{#- The first snapshot day a model keyed by (user, snapshot day) with labels looking
+    `horizon` days ahead recomputes, as a literal: the first activity day written since
+    its newest row, or the first day not yet snapshotted, less the horizon; 'infinity'
+    (nothing) when neither exists; '-infinity' (everything) on a full refresh. -#}
+{% macro pulse_snapshot_window_from(horizon, date_column='snapshot_date') -%}
+    {%- if pulse_can_query_ahead() -%}
+        {%- set activity = ref('fct_daily_user_activity') -%}
+        {%- set sql -%}
+            select coalesce(least(
+                (select min(activity_date) from {{ activity }}
+                 where _updated_at > {{ pulse_watermark() }}),
+                (select max({{ date_column }}) + 1 from {{ this }}
+                 having max({{ date_column }}) < (select max(activity_date) from {{ activity }}))
+            ) - {{ horizon }}, 'infinity'::date)::text
+        {%- endset -%}
+        '{{ run_query(sql).columns[0].values()[0] }}'::date
+    {%- else -%}
+        '-infinity'::date
+    {%- endif -%}
 {%- endmacro %}

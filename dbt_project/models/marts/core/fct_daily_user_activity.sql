@@ -32,7 +32,7 @@ events as (
 
 day_events as (
 
-    {{ pulse_rows_touched_by_new_data('events', ['tenant_id', 'user_id', 'event_date']) }}
+    {{ pulse_rows_touched_by_new_data('events', ['tenant_id', 'user_id', 'event_date'], date_column='event_date') }}
 
 ),
 

@@ -8,17 +8,23 @@
   than `late_event_lookback_days` after the end of its event day does not count, here
   or in a full refresh, so every incremental model downstream only ever recomputes
   recent days. Such events stay in staging and are listed in int_events_beyond_lookback.
+
+  Stored partitioned by month of event_date (macros/partitioned_incremental.sql), so a
+  night's reads and writes touch one or two partitions. A unique index on a partitioned
+  table must hold the partition key: (event_id, event_date); event_id stays unique
+  because the upsert deletes by event_id alone, in whichever partition the old row is.
 -#}
 {{
     config(
-        materialized='incremental',
+        materialized='partitioned_incremental',
+        partition_by='event_date',
         unique_key='event_id',
-        incremental_strategy='delete+insert',
         indexes=[
-            {'columns': ['event_id'], 'unique': True},
+            {'columns': ['event_id', 'event_date'], 'unique': True},
             {'columns': ['_updated_at']},
             {'columns': ['tenant_id', 'user_id', 'event_date']},
             {'columns': ['tenant_id', 'event_date']},
+            {'columns': ['event_date']},
             {'columns': ['session_id']},
         ],
         post_hook="{{ analytics_consent_post_hook('event_at') }}",

@@ -4,41 +4,84 @@
   feature uses only data of days <= T; the labels (what happened in (T, T + 30 days]) are
   null while those 30 days are not all loaded. Definition: doc block `ml_scoring`.
 
-  A table, rebuilt each night: the windows below cost the same whether one day or all
-  are read, and the night reads it three times (its key test, the scoring of the day,
-  the weekly training), so computing it once and reading by snapshot_date is cheaper.
+  Incremental by snapshot day (docs/incremental.md): a night recomputes the snapshot
+  days from `window_from` on, every user's, and replaces those days whole. window_from is
+  the first day whose features or labels new data can change: the first activity day
+  written since this model's newest row, less the label horizon (a new day completes
+  the labels of the {{ horizon }} days before it); nothing when nothing is new. The
+  rolling windows read the {{ context_days }} days before window_from; what runs from
+  the user's first day ("to date") starts from the user's state before those days. A
+  full refresh is the same SQL with window_from at -infinity.
   Rolling windows run over a dense user x day spine, so "the last 7 days" is "the last 7
   rows"; distinct-feature counts use +1 / -1 steps, like MAU in fct_daily_tenant_activity.
 -#}
-{{ config(materialized='table', indexes=[{'columns': ['snapshot_date']}]) }}
+{{
+    config(
+        materialized='incremental',
+        unique_key='snapshot_date',
+        incremental_strategy='delete+insert',
+        indexes=[
+            {'columns': ['snapshot_date']},
+            {'columns': ['tenant_id', 'user_id', 'snapshot_date'], 'unique': True},
+        ],
+    )
+}}
 {%- set s = health_settings() -%}
 {%- set w = s.user_weights -%}
 {#- the issue's definition: churned at T = not active in (T, T + 30 days] -#}
 {%- set horizon = 30 -%}
+{#- the longest rolling window below (last_30) reaches 29 days back -#}
+{%- set context_days = 30 -%}
+{%- set window_from = pulse_snapshot_window_from(horizon) -%}
+{%- if window_from == "'-infinity'::date" -%}
+    {%- set context_from, prior_until = window_from, window_from -%}
+{%- elif window_from == "'infinity'::date" -%}
+    {#- nothing new: read nothing -#}
+    {%- set context_from, prior_until = window_from, "'-infinity'::date" -%}
+{%- else -%}
+    {%- set context_from = "(" ~ window_from ~ " - " ~ context_days ~ ")" -%}
+    {%- set prior_until = context_from -%}
+{%- endif -%}
 
 with
 
-user_days as (
+all_user_days as (
 
     select * from {{ ref('fct_daily_user_activity') }}
 
 ),
 
-feature_days as (
+user_days as (
+
+    select * from all_user_days
+    where activity_date >= {{ context_from }}
+
+),
+
+all_feature_days as (
 
     select * from {{ ref('int_user_feature_days') }}
+
+),
+
+feature_days as (
+
+    select * from all_feature_days
+    where activity_date >= {{ context_from }}
 
 ),
 
 sessions as (
 
     select * from {{ ref('fct_sessions') }}
+    where session_date >= {{ context_from }}
 
 ),
 
 tenant_days as (
 
     select * from {{ ref('fct_daily_tenant_activity') }}
+    where activity_date >= {{ context_from }}
 
 ),
 
@@ -57,6 +100,38 @@ consent as (
 spine as (
 
     select * from {{ ref('int_user_day_spine') }}
+    where snapshot_date >= {{ context_from }}
+
+),
+
+-- each user's state before the context days, for what runs from their first day
+-- (nothing on a full refresh)
+prior_activity as (
+
+    select
+        tenant_id,
+        user_id,
+        count(*) filter (where is_active) as active_days,
+        max(activity_date) filter (where is_active) as last_active_date
+    from all_user_days
+    where activity_date < {{ prior_until }}
+    group by tenant_id, user_id
+
+),
+
+prior_features as (
+
+    select distinct tenant_id, user_id, feature_name
+    from all_feature_days
+    where activity_date < {{ prior_until }}
+
+),
+
+prior_feature_counts as (
+
+    select tenant_id, user_id, count(*) as features_used
+    from prior_features
+    group by tenant_id, user_id
 
 ),
 
@@ -75,20 +150,28 @@ session_days as (
 
 -- a feature used on day a counts in the 30-day breadth from a to the day before its next
 -- use or a + 29, whichever comes first: +1 at a, -1 at the end
+-- (a use before the context days has ended by window_from, so only the context days'
+-- uses are needed)
 feature_uses as (
 
     select
-        tenant_id,
-        user_id,
-        feature_name,
-        activity_date,
-        lead(activity_date) over (
-            partition by tenant_id, user_id, feature_name order by activity_date
+        feature_days.tenant_id,
+        feature_days.user_id,
+        feature_days.feature_name,
+        feature_days.activity_date,
+        lead(feature_days.activity_date) over (
+            partition by feature_days.tenant_id, feature_days.user_id, feature_days.feature_name
+            order by feature_days.activity_date
         ) as next_use_date,
-        activity_date = min(activity_date) over (
-            partition by tenant_id, user_id, feature_name
+        prior_features.feature_name is null
+        and feature_days.activity_date = min(feature_days.activity_date) over (
+            partition by feature_days.tenant_id, feature_days.user_id, feature_days.feature_name
         ) as is_first_use
     from feature_days
+    left join prior_features
+        on feature_days.tenant_id = prior_features.tenant_id
+        and feature_days.user_id = prior_features.user_id
+        and feature_days.feature_name = prior_features.feature_name
 
 ),
 
@@ -119,7 +202,10 @@ daily as (
         coalesce(session_days.sessions, 0) as sessions,
         coalesce(session_days.session_seconds, 0) as session_seconds,
         coalesce(breadth_steps.breadth_30_step, 0) as breadth_30_step,
-        coalesce(breadth_steps.breadth_to_date_step, 0) as breadth_to_date_step
+        coalesce(breadth_steps.breadth_to_date_step, 0) as breadth_to_date_step,
+        prior_activity.active_days as prior_active_days,
+        prior_activity.last_active_date as prior_last_active_date,
+        coalesce(prior_feature_counts.features_used, 0) as prior_features_used
     from spine
     left join user_days
         on spine.tenant_id = user_days.tenant_id
@@ -133,6 +219,12 @@ daily as (
         on spine.tenant_id = breadth_steps.tenant_id
         and spine.user_id = breadth_steps.user_id
         and spine.snapshot_date = breadth_steps.step_date
+    left join prior_activity
+        on spine.tenant_id = prior_activity.tenant_id
+        and spine.user_id = prior_activity.user_id
+    left join prior_feature_counts
+        on spine.tenant_id = prior_feature_counts.tenant_id
+        and spine.user_id = prior_feature_counts.user_id
 
 ),
 
@@ -144,8 +236,10 @@ rolled as (
         snapshot_date,
         signup_date,
         activated_at,
-        max(snapshot_date) filter (where is_active) over to_date as last_active_date,
-        count(*) filter (where is_active) over to_date as active_days_to_date,
+        coalesce(max(snapshot_date) filter (where is_active) over to_date,
+            prior_last_active_date) as last_active_date,
+        coalesce(prior_active_days, 0)
+            + count(*) filter (where is_active) over to_date as active_days_to_date,
         count(*) filter (where is_active) over last_7 as active_days_last_7,
         count(*) filter (where is_active) over last_14 as active_days_last_14,
         count(*) filter (where is_active) over last_28 as active_days_last_28,
@@ -157,7 +251,7 @@ rolled as (
         sum(sessions) over last_30 as sessions_last_30,
         sum(session_seconds) over last_30 as session_seconds_last_30,
         sum(breadth_30_step) over to_date as features_used_last_30,
-        sum(breadth_to_date_step) over to_date as features_used_to_date,
+        prior_features_used + sum(breadth_to_date_step) over to_date as features_used_to_date,
         -- labels: the next {{ horizon }} days, known only once they are all loaded
         count(*) filter (where is_active) over next_horizon as active_days_next_{{ horizon }},
         count(*) over next_horizon as days_loaded_next_{{ horizon }}
@@ -325,8 +419,10 @@ select
         then features.active_days_next_{{ horizon }} = 0 end as churned_next_{{ horizon }}d,
     case when features.days_loaded_next_{{ horizon }} = {{ horizon }}
         then coalesce(features.best_plan_rank_next_{{ horizon }} > features.tenant_plan_rank, false)
-    end as upgraded_next_{{ horizon }}d
+    end as upgraded_next_{{ horizon }}d,
+    now() as _updated_at
 from features
 left join plan_breadth
     on features.snapshot_date = plan_breadth.snapshot_date
     and features.tenant_plan is not distinct from plan_breadth.tenant_plan
+where features.snapshot_date >= {{ window_from }}
