@@ -136,7 +136,7 @@ def scored(warehouse_db, tmp_path_factory):
         _build(env)
         model = train(ranges=RANGES, params=PARAMS)
         for day in (LAST - timedelta(days=1), LAST):
-            score_day(day)
+            score_day(day, model["model_version"])
         yield {"landing": landing, "env": env, "model": model}
 
 
