@@ -167,9 +167,10 @@ def test_a_withdrawal_in_the_users_export_deletes_scores_and_leaves_training(sco
     # a user who predates the data, is trained on and was scored on both days
     tenant, user, trained_rows = query(
         "select s.tenant_id, s.user_id, count(*) from marts.ml_user_feature_snapshots s"
-        " join staging.stg_pulse__users u using (tenant_id, user_id)"
         " where s.snapshot_date = any(%s::date[]) and s.consent_ml_predictions"
-        "  and s.is_active_customer and s.churned_next_30d is not null and u.created_at < %s"
+        "  and s.is_active_customer and s.churned_next_30d is not null"
+        "  and exists (select 1 from staging.stg_pulse__users u where u.user_id = s.user_id"
+        "   and u.tenant_id = s.tenant_id and u.created_at < %s)"
         "  and (select count(*) from ml.ml_features f where f.user_id = s.user_id) = 2"
         " group by 1, 2 order by 3 desc, 2 limit 1", (train_days, START))[0]
     before = train(ranges=RANGES, params=PARAMS, register=False)
