@@ -4,8 +4,13 @@ Runs against its own database, `pulse_bench` on the local cluster. With WAREHOUS
 set it uses that database as it is, and drops Pulse's schemas in it: point it at a
 scratch database.
 
-    python -m bench [--size peer|demo|tiny] [--repeat 2]
+    python -m bench [--size peer|demo|tiny] [--seed N] [--noise [F]] [--repeat 2]
                     [--only loader|dbt|gate|ml|webhooks|privacy|dashboards]
+
+ML quality: every `ml` run also files the models' validation metrics under
+results.json's "ml_quality", keyed by data set ("demo-seed42-clean", "peer-seed42-noise1",
+"peer-seed7-clean", ...), kept across runs on other data sets, so the clean, the noisy
+(`--noise`, generators/noise.py) and an unseen seed (`--seed`) sit side by side.
 
 Loader: the loader's events/s against a bare COPY of the same lines into a bare JSONB
 table (decompressed and escaped the same way, no validation, no typed columns), one file
@@ -70,10 +75,16 @@ def _reset() -> None:
     conn.close()
 
 
-def _dataset(size: str, seed: int) -> tuple[Path, dict]:
+def dataset_key(size: str, seed: int, noise: float) -> str:
+    """The data set's name: its folder under the bench folder and its ml_quality key."""
+    return f"{size}-seed{seed}-" + (f"noise{noise:g}" if noise else "clean")
+
+
+def _dataset(size: str, seed: int, noise: float = 0.0) -> tuple[Path, dict]:
     from generators import generate, size_params
 
-    out = settings().data_dir / "bench" / f"{size}-{seed}"
+    out = settings().data_dir / "bench" / (
+        f"{size}-{seed}" if not noise else dataset_key(size, seed, noise))
     tally_path = out / "_tally.json"
     if tally_path.exists():
         tally = json.loads(tally_path.read_text())
@@ -81,7 +92,8 @@ def _dataset(size: str, seed: int) -> tuple[Path, dict]:
         return out, tally
     print(f"generating the {size} data set into {out} ...", flush=True)
     started = time.perf_counter()
-    tally = generate(out, seed=seed, dirty=0.01, progress=True, **size_params(size))
+    tally = generate(out, seed=seed, dirty=0.01, noise=noise, progress=True,
+                     **size_params(size))
     print(f"generated {tally['valid_lines']:,} valid lines in "
           f"{time.perf_counter() - started:.1f}s")
     return out, tally
@@ -382,6 +394,8 @@ def main(argv: list[str] | None = None) -> int:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--size", default="peer", choices=["tiny", "demo", "peer"])
     parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--noise", type=float, nargs="?", const=1.0, default=0.0,
+                        help="noisier churn in the data set, 0..1 (bare --noise: 1)")
     parser.add_argument("--repeat", type=int, default=2)
     parser.add_argument("--only", choices=["loader", "dbt", "gate", "ml", "webhooks", "privacy",
                                              "dashboards"],
@@ -391,14 +405,17 @@ def main(argv: list[str] | None = None) -> int:
 
     warehouse.up(log=lambda m: print(m, flush=True))
     # The webhooks section needs no data set.
-    landing, tally = _dataset(args.size, args.seed) if args.only != "webhooks" else (None, {})
+    landing, tally = (_dataset(args.size, args.seed, args.noise) if args.only != "webhooks"
+                      else (None, {}))
     out = settings().data_dir / "bench" / "results.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     # A section run alone keeps the other section's last figures, if on the same data set.
     results = json.loads(out.read_text()) if args.only and out.exists() else {}
-    if (results.get("size"), results.get("seed")) != (args.size, args.seed):
+    quality = results.get("ml_quality", {})
+    if (results.get("size"), results.get("seed"), results.get("noise", 0.0)) != (
+            args.size, args.seed, args.noise):
         results = {}
-    results.update(size=args.size, seed=args.seed)
+    results.update(size=args.size, seed=args.seed, noise=args.noise, ml_quality=quality)
     if args.only in (None, "loader"):
         results["loader"] = bench_loader(landing, args.repeat)
         results["loader_vs_copy"] = round(results["loader"]["ratio_vs_bare_copy"], 3)
@@ -421,10 +438,12 @@ def main(argv: list[str] | None = None) -> int:
             print(f"\n{exc}", file=sys.stderr)
             status = 1
     if args.only in (None, "ml"):
-        from bench.ml import bench_ml
+        from bench.ml import bench_ml, ml_quality
 
         try:
             results["ml"] = bench_ml(landing, tally, _reset, _dbt)
+            quality[dataset_key(args.size, args.seed, args.noise)] = ml_quality(
+                results["ml"]["train"], tally)
         except DbtFailed as exc:
             print(f"\n{exc}", file=sys.stderr)
             status = 1

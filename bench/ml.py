@@ -16,6 +16,22 @@ import numpy as np
 from bench.warehouse import load_and_build
 
 SCORED_USERS = 100_000
+# the seed the models were developed on; any other is "unseen"
+DEVELOPMENT_SEED = 42
+
+
+def ml_quality(train_metrics: dict, tally: dict) -> dict:
+    """The validation figures of every scorer the training reports (the model and each
+    baseline: any entry with a ROC AUC), with the data set's parameters."""
+    scorers = {
+        name: {k: v for k, v in figures.items() if k != "calibration"}
+        for name, figures in train_metrics.items()
+        if isinstance(figures, dict) and "roc_auc" in figures
+    }
+    params = tally.get("params", {})
+    return {"data": {k: params.get(k) for k in ("seed", "tenants", "users", "days", "noise")},
+            "unseen_seed": params.get("seed") != DEVELOPMENT_SEED,
+            "training": train_metrics.get("training"), "scorers": scorers}
 
 
 def bench_ml(landing: Path, tally: dict, reset, dbt) -> dict:

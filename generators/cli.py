@@ -31,6 +31,9 @@ def _parser(prog: str) -> argparse.ArgumentParser:
                    help="first day, YYYY-MM-DD (default 2026-01-01)")
     p.add_argument("--dirty", type=cliargs.fraction, default=0.0,
                    help="fraction of extra faulty / duplicate / late lines, e.g. 0.02")
+    p.add_argument("--noise", type=cliargs.fraction, nargs="?", const=1.0, default=0.0,
+                   help="noisier churn, 0..1 (bare --noise: 1): abrupt stops, returners "
+                        "after 30+ day gaps, tenant lulls, unseen shocks")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     return p
 
@@ -45,13 +48,14 @@ def main(argv: list[str] | None = None, prog: str = "python -m generators") -> i
     try:
         tally = generate(
             args.out, seed=args.seed, tenants=tenants, users=users, days=days,
-            start=args.start, dirty=args.dirty, progress=not args.no_progress,
+            start=args.start, dirty=args.dirty, noise=args.noise, progress=not args.no_progress,
         )
     except (OutputDirError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     secs = time.perf_counter() - t0
-    n_files = len(tally["files"]) + len(tally["accounts_files"]) + 1
+    n_files = (len(tally["files"]) + len(tally["accounts_files"])
+               + len(tally["users_files"]) + 1)
     faults = sum(tally["faults"].values())
     print(
         f"wrote {n_files} files to {args.out}: {tally['unique_events']} events, "

@@ -1,4 +1,4 @@
-"""generate(): world -> daily event files, daily billing exports, and the tally."""
+"""generate(): world -> daily event files, daily billing and users exports, and the tally."""
 
 from __future__ import annotations
 
@@ -11,12 +11,14 @@ import orjson
 
 from .catalog import PLANS
 from .faults import FAULT_KINDS, FaultInjector
+from .noise import apply_noise
 from .simulate import Simulator
+from .users_export import users_rows
 from .world import World, build_world
 from .writer import BackgroundWriter, write_event_day
 
 TALLY = "_tally.json"
-OUTPUT_ENTRIES = ("events", "accounts", TALLY)
+OUTPUT_ENTRIES = ("events", "accounts", "users", TALLY)
 
 
 class OutputDirError(Exception):
@@ -82,6 +84,7 @@ def generate(
     days: int = 90,
     start: date = date(2026, 1, 1),
     dirty: float = 0.0,
+    noise: float = 0.0,
     progress: bool = False,
 ) -> dict:
     """Writes a reproducible landing tree under out_dir and returns its tally (see README)."""
@@ -89,15 +92,19 @@ def generate(
         raise ValueError("need tenants >= 1, users >= tenants and days >= 1")
     if not 0.0 <= dirty < 0.5:
         raise ValueError("dirty must be in [0, 0.5)")
+    if not 0.0 <= noise <= 1.0:
+        raise ValueError("noise must be in [0, 1]")
     out_dir = Path(out_dir)
     prepare_out_dir(out_dir)
 
     world = build_world(seed, tenants, users, days, start)
+    noisy = apply_noise(world, noise)
     sim = Simulator(world)
     faults = FaultInjector(seed, dirty, days, start, {t.tenant_id for t in world.tenants})
 
     files: dict[str, dict] = {}
     accounts_files: dict[str, dict] = {}
+    users_files: dict[str, dict] = {}
     unique = 0
     events_by_name: dict[str, int] = {}
 
@@ -123,6 +130,10 @@ def generate(
             rel = f"accounts/dt={day_iso}/accounts.ndjson.gz"
             writer.submit(out_dir / rel, [orjson.dumps(row) for row in rows])
             accounts_files[rel] = {"lines": len(rows)}
+            rows = users_rows(world, d, clean)
+            rel = f"users/dt={day_iso}/users.ndjson.gz"
+            writer.submit(out_dir / rel, [orjson.dumps(row) for row in rows])
+            users_files[rel] = {"lines": len(rows)}
             if bar is not None and task is not None:
                 bar.advance(task)
     finally:
@@ -145,10 +156,12 @@ def generate(
     tally = {
         "params": {
             "seed": seed, "tenants": tenants, "users": users, "days": days,
-            "start": start.isoformat(), "dirty": dirty,
+            "start": start.isoformat(), "dirty": dirty, "noise": noise,
         },
         "files": files,
         "accounts_files": accounts_files,
+        "users_files": users_files,
+        "noise": noisy,
         "lines": sum(f["lines"] for f in files.values()),
         "valid_lines": sum(f["valid"] for f in files.values()),
         "unique_events": unique,

@@ -12,6 +12,7 @@ from datetime import timedelta
 
 from .catalog import FEATURES, PLANS
 from .ids import DAY_MS, HMS, EventIds, day_prefix, short_id, sub_seed
+from .noise import LULL_FACTOR
 from .world import CHANNEL_WEIGHTS, CHANNELS, UTM, Tenant, User, World
 
 APP = "https://app.pulse-analytics.io"
@@ -195,7 +196,7 @@ class Simulator:
         self, u: User, t: Tenant, d: int, prefix: str, plan: str, v2: bool, weekend: bool
     ) -> None:
         r = self.r
-        if d < u.signup_day:
+        if d < u.signup_day or u.gap[0] <= d < u.gap[1]:
             return
         if d >= u.stop_day:
             # Churned users still open some product emails for a while: passive, not active.
@@ -215,6 +216,8 @@ class Simulator:
             and u.consent_change[0] <= d
         )
         p = u.base_p * (0.18 if weekend else 1.0)
+        if t.lull[0] <= d < t.lull[1]:
+            p *= LULL_FACTOR
         fading = d >= u.fade_start
         progress = 0.0
         if fading:

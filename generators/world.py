@@ -107,6 +107,8 @@ class Tenant:
     changes: list[tuple[int, str, int]] = field(default_factory=list)
     users: list[int] = field(default_factory=list)
     admin: int = -1
+    # [first, end) days of a tenant-wide seasonal lull (generators.noise); none by default
+    lull: tuple[int, int] = (NEVER, NEVER)
 
     def state(self, day: int) -> tuple[str, int]:
         plan, seats = self.changes[0][1], self.changes[0][2]
@@ -160,6 +162,8 @@ class User:
     ip: str
     props_cache: dict[str, dict[str, object]] = field(default_factory=dict)
     ctx_cache: dict[tuple[str | None, str | None], dict] = field(default_factory=dict)
+    # [first, end) days of a break after which the user comes back (generators.noise)
+    gap: tuple[int, int] = (NEVER, NEVER)
 
 
 @dataclass(slots=True)

@@ -259,6 +259,46 @@ def _account_row(line: bytes, line_no: int, ctx: LineCtx) -> bytes:
     )
 
 
+CONSENT_PURPOSES = ("analytics_tracking", "behavioral_analysis", "marketing_attribution",
+                    "ml_predictions")
+
+
+def _user_row(line: bytes, line_no: int, ctx: LineCtx) -> bytes:
+    """A users-export line (docs/event-contract.md "Users export"): its consent must be
+    whole, since it is the authoritative source of every purpose (docs/privacy.md)."""
+    obj = parse(line)
+    if not isinstance(obj, dict):
+        raise Invalid("not_an_object", "a line must hold a JSON object")
+    for name in ("export_date", "tenant_id", "user_id", "consent_updated_at", "consent"):
+        value = obj.get(name)
+        if value is None:
+            raise Invalid("missing_field", f"required field {name} is missing")
+        if not isinstance(value, dict if name == "consent" else str):
+            raise Invalid("wrong_type", f"field {name} has type {type(value).__name__}")
+    for purpose in CONSENT_PURPOSES:
+        flag = obj["consent"].get(purpose)
+        if flag is None:
+            raise Invalid("missing_field", f"required field consent.{purpose} is missing")
+        if not isinstance(flag, bool):
+            raise Invalid("wrong_type",
+                          f"field consent.{purpose} has type {type(flag).__name__}")
+    try:
+        export_date = date.fromisoformat(obj["export_date"])
+    except ValueError:
+        raise Invalid("bad_timestamp", "export_date is not YYYY-MM-DD") from None
+    timestamp(obj["consent_updated_at"], "consent_updated_at")
+    if ctx.suppress is not None and ctx.suppress(obj["tenant_id"], obj["user_id"]):
+        raise Suppressed
+    return b"%s\t%s\t%s\t%d\t%d\t%s\n" % (
+        export_date.isoformat().encode(),
+        copy_text(obj["tenant_id"]).encode(),
+        copy_text(obj["user_id"]).encode(),
+        ctx.batch_id,
+        line_no,
+        _copy_json(line),
+    )
+
+
 ROW_BUILDERS: dict[str, tuple[str, Callable[[bytes, int, LineCtx], bytes]]] = {
     "events": (
         "copy raw.events (event_id, tenant_id, event_ts, received_at, batch_id, line_number,"
@@ -268,6 +308,11 @@ ROW_BUILDERS: dict[str, tuple[str, Callable[[bytes, int, LineCtx], bytes]]] = {
     "accounts": (
         "copy raw.accounts (export_date, tenant_id, batch_id, line_number, payload) from stdin",
         _account_row,
+    ),
+    "users": (
+        "copy raw.users (export_date, tenant_id, user_id, batch_id, line_number, payload)"
+        " from stdin",
+        _user_row,
     ),
 }
 

@@ -2,7 +2,7 @@
 
 Each file is streamed through PostgreSQL's COPY in one transaction together with its
 ledger row and its quarantined lines: either the whole file is in, or none of it. Valid
-lines go to raw.events (or raw.accounts); every other line goes to raw.rejected_events
+lines go to raw.events (or raw.accounts, raw.users); every other line goes to raw.rejected_events
 with a reason, so one bad line never fails its file and nothing is dropped silently;
 valid events of a tenant no accounts export has listed yet wait in raw.held_events
 (pulse.holds). The ledger row counts every line in exactly one of these.
@@ -13,6 +13,7 @@ under the same name is refused.
 Landing layout (written by generators/ or by the collector):
     <landing>/events/dt=YYYY-MM-DD/*.ndjson.gz
     <landing>/accounts/dt=YYYY-MM-DD/*.ndjson.gz
+    <landing>/users/dt=YYYY-MM-DD/*.ndjson.gz
 """
 
 from __future__ import annotations
@@ -51,7 +52,8 @@ from pulse.lines import (
 from pulse.privacy.erasure import Suppressed, suppressor
 from pulse.warehouse import connection
 
-KINDS = ("accounts", "events")  # accounts first: events are checked against known tenants
+# accounts first: events are checked against known tenants
+KINDS = ("accounts", "users", "events")
 # One loader run at a time (a session lock for the whole run): batch ids then commit in
 # increasing order, which is what lets staging pick up "batches newer than the last
 # build" without missing any.
@@ -147,7 +149,7 @@ class LoadReport:
 
 
 def discover(landing: Path, through: date | None = None) -> list[LandingFile]:
-    """Landing files in load order: by partition day, accounts before events, by name."""
+    """Landing files in load order: by partition day, accounts, users, events, by name."""
     found: list[LandingFile] = []
     for kind in KINDS:
         for path in (landing / kind).glob("dt=*/*.ndjson.gz"):

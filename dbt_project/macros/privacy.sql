@@ -52,3 +52,10 @@
     delete from {{ this }} as built
     where {{ analytics_consent_withdrawn('built', at_expr) }}
 {%- endmacro %}
+
+{#- Which of several consent choices made at the same instant holds: the last in this
+    order. The users export is authoritative (docs/privacy.md "Consent"), so it goes last;
+    an update event after the signup choice. -#}
+{% macro consent_precedence(chosen_by) -%}
+    case {{ chosen_by }} when 'signup' then 0 when 'consent_updated' then 1 else 2 end
+{%- endmacro %}

@@ -16,6 +16,7 @@ import psycopg2.extensions
 from pulse import warehouse
 
 SNAPSHOTS = "marts.ml_user_feature_snapshots"
+CONSENT_PERIODS = "marts.ml_user_consent_periods"
 ADOPTION = "marts.ml_feature_adoption_snapshots"
 KEYS = ("tenant_id", "user_id", "snapshot_date")
 HORIZON_DAYS = 30  # the label window, fixed by the issue (and by the views' column names)
@@ -98,6 +99,16 @@ def snapshots(days: Sequence[date]) -> pd.DataFrame:
         (list(days),),
     )
     return _typed(frame)
+
+
+def ml_consent_withdrawn() -> pd.MultiIndex:
+    """(tenant_id, user_id) of users whose current choice withdraws ML consent: none of
+    their snapshots, even those from before the withdrawal, is trained on
+    (docs/privacy.md "Consent")."""
+    frame = _frame(
+        f"select tenant_id, user_id from {CONSENT_PERIODS}"
+        " where valid_to is null and not consent_ml_predictions order by 1, 2", ())
+    return pd.MultiIndex.from_frame(frame, names=["tenant_id", "user_id"])
 
 
 def adoption(days: Sequence[date]) -> pd.DataFrame:

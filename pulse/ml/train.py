@@ -71,9 +71,12 @@ def check_ranges(r: Ranges) -> None:
 
 def _population(frame: pd.DataFrame) -> pd.DataFrame:
     """Who is trained and validated on: consenting users still active in the 30 days up
-    to T (a user already gone needs no prediction), whose outcome is known."""
+    to T (a user already gone needs no prediction), whose outcome is known, and who have
+    not withdrawn ML consent since (docs/privacy.md "Consent")."""
+    withdrawn = pd.MultiIndex.from_frame(frame[["tenant_id", "user_id"]]).isin(
+        F.ml_consent_withdrawn())
     keep = (frame["consent_ml_predictions"] & frame["is_active_customer"]
-            & frame[F.CHURN_LABEL].notna())
+            & frame[F.CHURN_LABEL].notna() & ~withdrawn)
     return frame.loc[keep].reset_index(drop=True)
 
 

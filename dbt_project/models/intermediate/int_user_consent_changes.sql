@@ -1,11 +1,20 @@
 {#-
+<<<<<<< ours
   Every consent choice of every user, one row per purpose (docs/privacy.md,
   data_processing_consent flags: analytics_tracking, behavioral_analysis,
   marketing_attribution, ml_predictions): the choice at signup and each
+=======
+  Every consent choice of every user, one row per purpose (the data_processing_consent
+  flags: analytics_tracking, behavioral_analysis, marketing_attribution, ml_predictions):
+  the settings in the application's users export, the choice at signup and each
+>>>>>>> theirs
   user.consent_updated event, each valid until the next choice for the same purpose.
 
+  The users export is the authoritative source (docs/privacy.md "Consent"): it covers
+  users who signed up before the data began, and at the same instant it wins over an
+  event. Events still count, so a choice the export has not listed yet applies at once.
   Read from staging, not fct_events: a consent event counts even when it arrived after
-  the late-event lookback (docs/privacy.md). A view: consent events are few.
+  the late-event lookback. A view: consent choices are few.
 -#}
 {{ config(materialized='view') }}
 
@@ -19,7 +28,7 @@ consent_events as (
 
 ),
 
-choices as (
+event_choices as (
 
     select
         consent_events.tenant_id,
@@ -35,6 +44,42 @@ choices as (
     cross join lateral jsonb_each(consent_events.properties -> 'consent') as flags
     where jsonb_typeof(flags.value) = 'boolean'
 
+),
+
+users_export as (
+
+    select * from {{ ref('stg_pulse__users') }}
+
+),
+
+-- one row per purpose; a state the export repeats (same time, same flag) is one choice
+export_choices as (
+
+    select distinct
+        users_export.tenant_id,
+        users_export.user_id,
+        null::text as event_id,
+        users_export.consent_updated_at as chosen_at,
+        'users_export' as chosen_by,
+        flags.purpose,
+        flags.granted
+    from users_export
+    cross join lateral (
+        values
+            ('analytics_tracking', users_export.consent_analytics_tracking),
+            ('behavioral_analysis', users_export.consent_behavioral_analysis),
+            ('marketing_attribution', users_export.consent_marketing_attribution),
+            ('ml_predictions', users_export.consent_ml_predictions)
+    ) as flags (purpose, granted)
+
+),
+
+choices as (
+
+    select * from event_choices
+    union all
+    select * from export_choices
+
 )
 
 select
@@ -46,6 +91,7 @@ select
     chosen_by,
     event_id,
     lead(chosen_at) over (
-        partition by tenant_id, user_id, purpose order by chosen_at, chosen_by desc, event_id
+        partition by tenant_id, user_id, purpose
+        order by chosen_at, {{ consent_precedence('chosen_by') }}, event_id
     ) as valid_until
 from choices

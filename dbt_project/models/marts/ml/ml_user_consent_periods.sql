@@ -1,6 +1,6 @@
 {#-
-  Each user's ML-predictions consent over time (seed 000's privacy controls): the choice
-  made at signup, then every user.consent_updated event (int_user_consent_changes, which
+  Each user's ML-predictions consent over time: the users export's settings, the choice
+  made at signup and every user.consent_updated event (int_user_consent_changes, which
   counts consent events beyond the late-event lookback too), each valid from its UTC day
   until the day of the next one. A view: the consent events are few, and scoring asks for
   one day at a time.
@@ -39,7 +39,8 @@ dated as (
         consent_ml_predictions,
         (chosen_at at time zone 'UTC')::date as valid_from,
         lead((chosen_at at time zone 'UTC')::date) over (
-            partition by tenant_id, user_id order by chosen_at, chosen_by desc
+            partition by tenant_id, user_id
+            order by chosen_at, {{ consent_precedence('chosen_by') }}
         ) as valid_to
     from choices
 
