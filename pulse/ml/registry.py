@@ -47,8 +47,10 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def save_artifact(model: PulseModel, data_through: date) -> tuple[str, Path, str]:
-    """Write the artifact; returns (version, path, sha256)."""
+def save_artifact(model: object, data_through: date,
+                  prefix: str = "churn") -> tuple[str, Path, str]:
+    """Write the artifact; returns (version, path, sha256). `prefix` names the model
+    kind in the version (`churn` for users, `tenant` for tenants)."""
     folder = settings().models_dir
     folder.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=folder, suffix=".tmp")
@@ -56,7 +58,7 @@ def save_artifact(model: PulseModel, data_through: date) -> tuple[str, Path, str
     try:
         joblib.dump(model, tmp)
         sha = _sha256(Path(tmp))
-        version = f"churn-{data_through:%Y%m%d}-{sha[:12]}"
+        version = f"{prefix}-{data_through:%Y%m%d}-{sha[:12]}"
         path = folder / f"{version}.joblib"
         os.replace(tmp, path)
     finally:
@@ -143,15 +145,20 @@ def info(version: str) -> dict:
 def load(version: str) -> PulseModel:
     """The artifact of `version`, after checking its bytes against the registry."""
     row = info(version)
-    path = Path(row["artifact_path"])
+    return load_artifact(version, Path(row["artifact_path"]), row["artifact_sha256"],
+                         row["data_through"])
+
+
+def load_artifact(version: str, path: Path, expected_sha: str, data_through: date):
+    """An artifact's object, after checking its bytes against the recorded sha256."""
     if not path.exists():
         raise RegistryError(
             f"the artifact of {version} is missing ({path}); retrain with `pulse ml train "
-            f"--as-of {row['data_through']}` (same data and seed give the same version)")
+            f"--as-of {data_through}` (same data and seed give the same version)")
     sha = _sha256(path)
-    if sha != row["artifact_sha256"]:
+    if sha != expected_sha:
         raise RegistryError(
             f"{path} does not match the sha256 recorded for {version} (found {sha[:12]}, "
-            f"expected {row['artifact_sha256'][:12]}): it was changed or replaced; retrain "
+            f"expected {expected_sha[:12]}): it was changed or replaced; retrain "
             "it rather than scoring with an unknown model")
     return joblib.load(path)

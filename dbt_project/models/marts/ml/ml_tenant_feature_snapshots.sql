@@ -184,11 +184,13 @@ features as (
 
     select
         with_plan.*,
-        (snapshot_date - last_active_date)::int as days_since_active,
-        (snapshot_date - first_day)::int as tenure_days,
+        (with_plan.snapshot_date - with_plan.last_active_date)::int as days_since_active,
+        (with_plan.snapshot_date - with_plan.first_day)::int as tenure_days,
         coalesce(breadth.features_used_last_30, 0) as features_used_last_30,
-        least(1, mau::numeric / nullif(licensed_seats, 0)) as seat_utilization,
-        events_month_to_date::numeric / nullif(monthly_event_limit, 0) as quota_pressure,
+        least(1, with_plan.mau::numeric / nullif(with_plan.licensed_seats, 0))
+            as seat_utilization,
+        with_plan.events_month_to_date::numeric / nullif(with_plan.monthly_event_limit, 0)
+            as quota_pressure,
         users_healthy.users_active_last_30,
         users_healthy.healthy_users::numeric
             / nullif(users_healthy.users_active_last_30, 0) as share_of_users_healthy
