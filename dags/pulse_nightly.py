@@ -72,6 +72,10 @@ def pulse_nightly():
         return orch.score_users(orch.target_day(logical_date, dag_run.run_after))
 
     @task
+    def score_tenants(logical_date=None, dag_run=None) -> dict:
+        return orch.score_tenants(orch.target_day(logical_date, dag_run.run_after))
+
+    @task
     def fill_outbox(logical_date=None, dag_run=None) -> dict:
         return orch.fill_outbox(orch.target_day(logical_date, dag_run.run_after))
 
@@ -89,7 +93,7 @@ def pulse_nightly():
     loaded = load_landing()
     apply_raw_ddl() >> apply_privacy() >> loaded
     (gate_raw(loaded) >> transform >> gate_models() >> apply_consent() >> score_users()
-     >> fill_outbox()
+     >> score_tenants() >> fill_outbox()
      >> publish_marts(loaded) >> refresh_report())
 
 

@@ -136,6 +136,14 @@ def score_users(day: date) -> dict[str, Any]:
     return score_day(day)
 
 
+def score_tenants(day: date) -> dict[str, Any]:
+    """Tenant churn, upgrade propensity and LTV for every paying tenant (docs/scoring.md
+    "Tenant churn")."""
+    from pulse.ml.tenant_score import score_day
+
+    return score_day(day)
+
+
 def fill_outbox(day: date) -> dict[str, Any]:
     """Queue the night's webhook messages; pulse_delivery sends them (README "Webhooks")."""
     from pulse.webhooks.outbox import fill_outbox as fill

@@ -344,6 +344,12 @@ def serving(day: date) -> tuple[str, TenantModel, bool] | None:
     return (version if promoted else RULE_BASELINE), model, bool(promoted)
 
 
+def any_training() -> bool:
+    with warehouse.connection() as conn, conn.cursor() as cur:
+        cur.execute("select exists (select 1 from ml.tenant_model_registry)")
+        return bool(cur.fetchone()[0])
+
+
 def report() -> list[dict]:
     """Every tenant training, newest first, for `pulse ml report`."""
     with warehouse.connection() as conn, conn.cursor() as cur:
