@@ -27,6 +27,12 @@ def add_parser(sub) -> None:
     s.add_argument("--day", type=cliargs.day, required=True)
     s.add_argument("--model-version", help="default: the model current on that day")
 
+    tn = ml.add_parser("tenants", help="the tenant churn model: train, score a day, report "
+                       "(docs/scoring.md \"Tenant churn\")")
+    tn.add_argument("action", choices=("train", "score", "report"))
+    tn.add_argument("--day", type=cliargs.day, help="score: the day (required); train: as of")
+    tn.add_argument("--json", action="store_true", help="report: the registry rows as JSON")
+
     r = ml.add_parser("report", help="the registry, or one model's validation figures")
     r.add_argument("--model-version", help="default: the current model")
     p.set_defaults(func=run)
@@ -48,6 +54,8 @@ def _run(args: argparse.Namespace) -> int:
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     if args.ml_command == "train":
         return _train(args)
+    if args.ml_command == "tenants":
+        return _tenants(args)
     if args.ml_command == "score":
         from pulse.ml.score import score_day
 
@@ -78,6 +86,35 @@ def _train(args: argparse.Namespace) -> int:
         print(f"pulse ml train: {exc}")
         return 2
     print(_figures(result["model_version"], result["ranges"], result["metrics"]))
+    return 0
+
+
+def _tenants(args: argparse.Namespace) -> int:
+    from pulse.ml import tenant
+    from pulse.ml.tenant_score import score_day
+
+    if args.action == "train":
+        try:
+            result = tenant.train(as_of=args.day)
+        except tenant.NotEnoughHistory as exc:
+            print(f"pulse ml tenants train: {exc}", file=sys.stderr)
+            return 2
+        print(tenant.describe(result.get("model_version", "-"), result["metrics"]))
+        return 0
+    if args.action == "score":
+        if args.day is None:
+            print("pulse ml tenants score: give --day YYYY-MM-DD", file=sys.stderr)
+            return 2
+        print(json.dumps(score_day(args.day), indent=2))
+        return 0
+    rows = tenant.report()
+    if args.json:
+        print(json.dumps(rows, indent=2, default=str))
+        return 0
+    if not rows:
+        print("no tenant model yet: `pulse ml tenants train` (or the pulse_train DAG)")
+        return 1
+    print("\n\n".join(tenant.describe(r["model_version"], r["metrics"]) for r in rows))
     return 0
 
 

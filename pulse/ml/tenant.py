@@ -359,3 +359,33 @@ def report() -> list[dict]:
                order by data_through desc, trained_at desc""")
         keys = [c.name for c in cur.description]
         return [dict(zip(keys, r, strict=True)) for r in cur.fetchall()]
+
+
+def describe(version: str, m: dict) -> str:
+    """A tenant training's figures as text (`pulse ml tenants report`)."""
+    lines = [f"tenant model {version}: {m['status']} ({m['horizon_days']}-day horizon)",
+             f"  {m['reason']}"]
+    ev = m.get("evaluation")
+    if ev:
+        lines.append(f"  validation: {ev['rows']} rows, {ev['groups']} tenants, churn rate "
+                     f"{ev['base_rate']:.1%}; ROC AUC [95% CI, tenants resampled]:")
+        for name, f in ev["scorers"].items():
+            ci = f["roc_auc_ci"] or [float("nan")] * 2
+            brier = ev["calibration"][name]["brier"]
+            lines.append(f"    {name:14} {f['roc_auc']:.3f} [{ci[0]:.3f}, {ci[1]:.3f}]  "
+                         f"PR AUC {f['pr_auc']:.3f}  Brier {brier:.3f}")
+    up = m["propensities"]["upgrade"]
+    lines.append(f"  upgrade propensity: {'written' if up['written'] else 'not written'} "
+                 f"({up['reason']}; {up['positives']} positives of {up['rows']}"
+                 + (f", ROC AUC {up['roc_auc']:.3f}, Brier {up['brier']:.4f} vs base "
+                    f"{up['base_rate_brier']:.4f}" if "roc_auc" in up else "") + ")")
+    bt = m["ltv_backtest"]
+    if "model" in bt:
+        lines.append(f"  LTV backtest ({bt['days']} days, {bt['rows']} rows, {bt['tenants']} "
+                     f"tenants): predicted/realised {bt['model']['ratio_predicted_to_realised']}"
+                     f", MAPE {bt['model']['mape']}; MRR held flat: ratio "
+                     f"{bt['mrr_stays_flat']['ratio_predicted_to_realised']}, MAPE "
+                     f"{bt['mrr_stays_flat']['mape']}")
+    else:
+        lines.append(f"  LTV backtest: {bt['reason']}")
+    return "\n".join(lines)
