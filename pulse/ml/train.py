@@ -94,13 +94,15 @@ def fit(train: pd.DataFrame, adoption_rows: pd.DataFrame, params: dict,
     churn = classifier(params, seed).fit(x, y)
     reference = np.nanmedian(x, axis=0)
     reference = np.where(np.isnan(reference), 0.0, reference)
-    upgrade = fit_propensity(x, train[F.UPGRADE_LABEL].astype(int).to_numpy(), params, seed)
+    # adoption propensities are checked with folds of whole users (their daily rows are
+    # near copies); upgrade is the tenant model's (pulse.ml.tenant)
     adoption = {
         name: fit_propensity(F.matrix(group), group[F.ADOPTION_LABEL].astype(int).to_numpy(),
-                             params, seed)
+                             params, seed,
+                             groups=(group["tenant_id"] + "/" + group["user_id"]).to_numpy())
         for name, group in adoption_rows.groupby("feature_name", sort=True)
     }
-    return PulseModel(F.FEATURES, churn, reference, upgrade, adoption)
+    return PulseModel(F.FEATURES, churn, reference, None, adoption)
 
 
 def train(as_of: date | None = None, ranges: Ranges | None = None,
@@ -146,7 +148,6 @@ def train(as_of: date | None = None, ranges: Ranges | None = None,
                      "step_days": step, "base_rate": round(float(
                          train_set[F.CHURN_LABEL].astype(int).mean()), 4)},
         "propensities": {
-            "upgrade": _propensity_info(model.upgrade),
             **{f"adopt_{k}": _propensity_info(v) for k, v in model.adoption.items()},
         },
         "seconds": {"read": round(read_seconds, 2), "fit": round(fit_seconds, 2)},
@@ -164,6 +165,6 @@ def train(as_of: date | None = None, ranges: Ranges | None = None,
 
 
 def _propensity_info(p) -> dict:
-    return {"kind": "base_rate" if p.estimator is None else "classifier",
+    return {"kind": "not_written" if p.estimator is None else "classifier",
             "training_rows": p.rows, "training_positives": p.positives,
-            "base_rate": round(p.base_rate, 5)}
+            "base_rate": round(p.base_rate, 5), "cross_validation": p.check}
