@@ -1,6 +1,6 @@
 """Tenant churn on a real warehouse: point-in-time tenant features, the gate, scoring.
 
-One generated data set (100 days, 8 tenants) is built twice with a 20-day tenant horizon
+One generated data set (100 days, 16 tenants) is built twice with a 20-day tenant horizon
 (a dbt var, so 100 days hold a time-ordered validation): first with the landing files
 through LEAK_DAY only, then with everything and a cancellation planted in the accounts
 export after LEAK_DAY. The features of days up to LEAK_DAY must not change; the label of
@@ -34,16 +34,16 @@ BUILD = ("dbt", "build", "--quiet", "--select", "+ml_tenant_feature_snapshots",
          "--vars", json.dumps({"tenant_churn_horizon_days": HORIZON}))
 
 
-def _plant_cancellation(landing, tenant_id: str) -> None:
-    """From PLANT_DAY on, the export says the tenant cancelled (status churned, MRR 0)."""
-    day = PLANT_DAY
+def _plant(landing, tenant_id: str, since: date, **values) -> None:
+    """From `since` on, the accounts export says `values` for the tenant."""
+    day = since
     while day <= LAST:
         path = landing / "accounts" / f"dt={day}" / "accounts.ndjson.gz"
         with gzip.open(path, "rt") as fh:
             rows = [json.loads(line) for line in fh]
         for r in rows:
             if r["tenant_id"] == tenant_id:
-                r.update(status="churned", mrr=0.0, churned_at=str(PLANT_DAY))
+                r.update({k: v(r) if callable(v) else v for k, v in values.items()})
         with gzip.open(path, "wt") as fh:
             fh.writelines(json.dumps(r) + "\n" for r in rows)
         day += timedelta(days=1)
@@ -54,7 +54,7 @@ def _plant_cancellation(landing, tenant_id: str) -> None:
 def tenant_warehouse(warehouse_db, tmp_path_factory):
     base = tmp_path_factory.mktemp("tenant")
     landing = base / "landing"
-    generate(landing, seed=11, tenants=8, users=200, days=DAYS, start=START, dirty=0.0)
+    generate(landing, seed=11, tenants=16, users=240, days=DAYS, start=START, dirty=0.0)
     env = {"PULSE_LANDING_DIR": str(landing), "PULSE_DATA_DIR": str(base / "data")}
     with pytest.MonkeyPatch.context() as mp:
         for key, value in env.items():
@@ -63,9 +63,17 @@ def tenant_warehouse(warehouse_db, tmp_path_factory):
         pulse_cli("load", "--through", LEAK_DAY.isoformat(), env=env)
         pulse_cli(*BUILD, env=env)
         truncated = T.snapshots(through=LEAK_DAY)
-        victim = str(truncated.loc[truncated["snapshot_date"].eq(LEAK_DAY)
-                                   & truncated["is_paying_customer"], "tenant_id"].min())
-        _plant_cancellation(landing, victim)
+        paying = sorted(truncated.loc[truncated["snapshot_date"].eq(LEAK_DAY)
+                                      & truncated["is_paying_customer"], "tenant_id"])
+        victim = str(paying[0])
+        # the future: one cancellation after LEAK_DAY, and (so that the gate test's
+        # validation days hold churners on a data set this small) two contractions
+        # late in the data
+        _plant(landing, victim, PLANT_DAY, status="churned", mrr=0.0,
+               churned_at=str(PLANT_DAY))
+        for other in paying[1:3]:
+            _plant(landing, other, LAST - timedelta(days=25),
+                   mrr=lambda r: round(r["mrr"] / 2, 2))
         pulse_cli("load", env=env)
         pulse_cli(*BUILD, env=env)
         yield {"truncated": truncated, "victim": victim, "env": env}
