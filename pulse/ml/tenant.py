@@ -260,6 +260,13 @@ def train(as_of: date | None = None, seed: int = DEFAULT_SEED, params: dict | No
     through = frame["snapshot_date"].max()
     horizon = int(frame["horizon_days"].iloc[0])
     paying = frame.loc[frame["is_paying_customer"]].reset_index(drop=True)
+    # as of `through`, an outcome is known only when its window closed by then (the
+    # warehouse may hold later days: a training as of an earlier night must not see them)
+    closed = paying["snapshot_date"] + timedelta(days=horizon) <= through
+    paying[LABEL] = paying[LABEL].where(closed)
+    paying[UPGRADE_LABEL] = paying[UPGRADE_LABEL].where(closed)
+    paying[REVENUE] = paying[REVENUE].where(
+        paying["snapshot_date"] + timedelta(days=BACKTEST_DAYS) <= through)
     labelled = paying.loc[paying[LABEL].notna()].reset_index(drop=True)
     if labelled[LABEL].nunique() < 2:
         raise NotEnoughHistory(
