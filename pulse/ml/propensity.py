@@ -16,6 +16,8 @@ from pulse.ml import metrics
 
 FOLDS = 5
 MIN_POSITIVES = 20
+# the check fits FOLDS models: on more rows than this it runs on a sample of whole groups
+MAX_CHECK_ROWS = 50_000
 
 
 def group_folds(groups: np.ndarray, folds: int, seed: int) -> np.ndarray:
@@ -51,6 +53,13 @@ def check(x: np.ndarray, y: np.ndarray, groups: np.ndarray,
     if positives < MIN_POSITIVES or len(y) - positives < MIN_POSITIVES:
         return out | {"written": False,
                       "reason": f"fewer than {MIN_POSITIVES} rows of one class"}
+    names, counts = np.unique(groups, return_counts=True)
+    if len(y) > MAX_CHECK_ROWS:
+        order = np.random.default_rng(seed).permutation(len(names))
+        kept = names[order][np.cumsum(counts[order]) <= MAX_CHECK_ROWS]
+        sample = np.isin(groups, kept)
+        x, y, groups = x[sample], y[sample], groups[sample]
+        out["checked_rows"] = len(y)
     p = out_of_fold(x, y, groups, fit, seed=seed)
     known = ~np.isnan(p)
     if len(np.unique(y[known])) < 2:
