@@ -167,8 +167,10 @@ def _backtest(labelled: pd.DataFrame, ranges: Ranges, params: dict, seed: int,
         if (fold_train[F.CHURN_LABEL].nunique() < 2 or fold_val[F.CHURN_LABEL].nunique() < 2):
             origins.append({**row, "skipped": "one class only in its training or validation"})
             continue
-        churn = classifier(params, seed).fit(F.matrix(fold_train, features),
-                                             _labels(fold_train))
+        # the booster alone: sigmoid calibration is monotone, so it ranks as the
+        # calibrated model does, at a quarter of the fitting (no cross-validated fits)
+        churn = classifier(params, seed).estimator.fit(F.matrix(fold_train, features),
+                                                       _labels(fold_train))
         scores = {E.MODEL: churn.predict_proba(F.matrix(fold_val, features))[:, 1],
                   **{n: b.churn_probability(fold_val)
                      for n, b in _fit_baselines(fold_train).items()}}
