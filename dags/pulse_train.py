@@ -51,7 +51,9 @@ def pulse_train():
             result = jobs.train_from_params(dict(params or {}))
         except NotEnoughHistory as exc:
             raise AirflowSkipException(str(exc)) from exc
-        return {k: result[k] for k in ("model_version", "ranges", "artifact_sha256")} | {
+        # status: promoted or rejected by the gate (docs/evaluation.md), with the reason
+        return {k: result[k] for k in ("model_version", "ranges", "artifact_sha256",
+                                       "status", "reason")} | {
             "roc_auc": result["metrics"]["model"]["roc_auc"],
             "rule_based_roc_auc": result["metrics"]["rule_based_health_score"]["roc_auc"],
         }

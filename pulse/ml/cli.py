@@ -33,8 +33,10 @@ def add_parser(sub) -> None:
     tn.add_argument("--day", type=cliargs.day, help="score: the day (required); train: as of")
     tn.add_argument("--json", action="store_true", help="report: the registry rows as JSON")
 
-    r = ml.add_parser("report", help="the registry, or one model's validation figures")
-    r.add_argument("--model-version", help="default: the current model")
+    r = ml.add_parser("report", help="per model kind: the latest model against its baselines, "
+                      "with intervals, slice, lead time, backtest and the gate's verdict")
+    r.add_argument("--model-version", help="default: the latest trained model of each kind")
+    r.add_argument("--json", action="store_true", help="machine-readable, one JSON document")
     p.set_defaults(func=run)
 
 
@@ -86,6 +88,7 @@ def _train(args: argparse.Namespace) -> int:
         print(f"pulse ml train: {exc}")
         return 2
     print(_figures(result["model_version"], result["ranges"], result["metrics"]))
+    print(f"  {result['status']}: {result['reason']}")
     return 0
 
 
@@ -119,28 +122,14 @@ def _tenants(args: argparse.Namespace) -> int:
 
 
 def _report(args: argparse.Namespace) -> int:
-    from pulse import warehouse
-    from pulse.ml import registry
+    from pulse.ml import report
 
-    version = args.model_version
-    if version is None:
-        conn = warehouse.connect()
-        with conn, conn.cursor() as cur:
-            cur.execute("select model_version, data_through, trained_at, is_current "
-                        "from ml.model_registry order by data_through, trained_at")
-            rows = cur.fetchall()
-        conn.close()
-        if not rows:
-            print("no model yet: `pulse ml train` (or the pulse_train DAG) trains one")
-            return 1
-        for v, through, trained, current in rows:
-            mark = "*" if current else " "
-            print(f"{mark} {v}  data through {through}  trained {trained:%Y-%m-%d %H:%M}")
-        version = next(v for v, *_rest, current in rows if current)
-    row = registry.info(version)
-    ranges = {k: str(row[k]) for k in ("train_start", "train_end", "validation_start",
-                                      "validation_end", "data_through")}
-    print(_figures(version, ranges, row["metrics"]))
+    if args.model_version is None and not report.any_rows():
+        print("no model yet: `pulse ml train` (or the pulse_train DAG) trains one",
+              file=sys.stderr)
+        return 1
+    doc = report.build(args.model_version)
+    print(json.dumps(doc, indent=2, default=str) if args.json else report.text(doc))
     return 0
 
 

@@ -145,3 +145,31 @@ def promote(evaluation: Mapping[str, Any], *, min_lower_bound: float = 0.0) -> t
         return False, (f"rejected: the difference's lower bound {lo:+.3f} is not above "
                        f"{min_lower_bound:+.3f}: {figures}")
     return True, f"promoted: {figures}"
+
+
+def lead_time(groups: Any, days: Any, churn_day: Any, p: Any, *,
+              threshold: float) -> dict:
+    """How early a score warned: per churned group (user or tenant), days from its first
+    score above `threshold` to its churn day (positive: warned before). Rows are one group
+    and day each; `churn_day` is the group's churn day on its rows (NaT for groups that
+    did not churn). Only what the rows cover counts: a group first flagged before them is
+    counted from their first day."""
+    import pandas as pd
+
+    frame = pd.DataFrame({"g": np.asarray(groups), "day": pd.to_datetime(np.asarray(days)),
+                          "churn": pd.to_datetime(np.asarray(churn_day)),
+                          "flag": np.asarray(p, dtype=float) > threshold})
+    churned = frame.loc[frame["churn"].notna()]
+    per = churned.groupby("g").agg(churn=("churn", "min"))
+    first = churned.loc[churned["flag"]].groupby("g")["day"].min()
+    per = per.join(first.rename("first_flag"), how="left")
+    flagged = per.loc[per["first_flag"].notna()]
+    lead = (flagged["churn"] - flagged["first_flag"]).dt.days.to_numpy(dtype=float)
+    out: dict = {"threshold": threshold, "churned": len(per), "flagged": len(flagged),
+                 "flagged_share": round(len(flagged) / len(per), 4) if len(per) else None}
+    if len(lead):
+        q25, q50, q75 = np.percentile(lead, [25, 50, 75])
+        out.update(median_days=round(float(q50), 1), p25_days=round(float(q25), 1),
+                   p75_days=round(float(q75), 1),
+                   flagged_before_churn=int((lead > 0).sum()))
+    return out

@@ -13,6 +13,8 @@ import pandas as pd
 from pulse.ml.features import matrix
 
 RISK_BANDS = ((0.7, "high"), (0.3, "medium"))  # seed 000: > 0.7 high, > 0.3 medium
+# a consenting user outside the trained population (not active in the last 30 days)
+INACTIVE = "inactive"
 TOP_FACTORS = 3
 LTV_MONTHS = 12
 # A propensity whose training range has fewer positive examples than this is the
@@ -143,6 +145,56 @@ class PulseModel:
             for i, v in zip(rows, model.predict(x[rows]), strict=True):
                 scores[i][f"adopt_{name}"] = round(float(v), 4)
         return scores
+
+
+@dataclass
+class Baseline:
+    """A logistic model on one input: the rule-based health score calibrated on the
+    training range, or recency alone (docs/evaluation.md). Any churn model must beat
+    these on the same rows to be promoted."""
+
+    name: str
+    estimator: object
+
+    def churn_probability(self, frame: pd.DataFrame) -> np.ndarray:
+        return self.estimator.predict_proba(baseline_input(self.name, frame))[:, 1]
+
+
+BASELINES = ("rule_calibrated", "recency")
+
+
+def baseline_input(name: str, frame: pd.DataFrame) -> np.ndarray:
+    if name == "rule_calibrated":
+        from pulse.ml.metrics import rule_based_score
+
+        return rule_based_score(frame["rule_health_score"].to_numpy()).reshape(-1, 1)
+    if name == "recency":
+        # a user never active has no recency: as far back as the population allows
+        days = frame["days_since_active"].to_numpy(dtype=float)
+        return np.nan_to_num(days, nan=float(np.nanmax(days, initial=0.0))).reshape(-1, 1)
+    raise ValueError(f"unknown baseline {name!r}: one of {', '.join(BASELINES)}")
+
+
+def fit_baseline(name: str, frame: pd.DataFrame, y: np.ndarray) -> Baseline:
+    from sklearn.linear_model import LogisticRegression
+
+    return Baseline(name, LogisticRegression().fit(baseline_input(name, frame), y))
+
+
+@dataclass
+class RuleBaselineModel(PulseModel):
+    """What is served as model_version 'rule-baseline' while no model has passed the gate:
+    the calibrated rule score as churn probability, no top factors (the rule's points are
+    the health score's own columns), and the propensities fitted beside it."""
+
+    rule: Baseline | None = None
+
+    def churn_probability(self, frame: pd.DataFrame) -> np.ndarray:
+        assert self.rule is not None
+        return np.clip(self.rule.churn_probability(frame), 0.0, 1.0)
+
+    def top_factors(self, frame: pd.DataFrame, p: np.ndarray) -> list[list[dict]]:
+        return [[] for _ in range(len(frame))]
 
 
 def risk_band(p: float) -> str:

@@ -329,7 +329,7 @@ def _register(version: str, path: Path, sha: str, through: date, result: dict,
             (version, through, result["status"], result["reason"],
              json.dumps(result["ranges"]), json.dumps(result["params"]),
              json.dumps(result["features"]), json.dumps(result["metrics"]),
-             str(path), sha, promoted))
+             registry._relative(path), sha, promoted))
 
 
 def serving(day: date) -> tuple[str, TenantModel, bool] | None:
@@ -347,7 +347,7 @@ def serving(day: date) -> tuple[str, TenantModel, bool] | None:
     if row is None:
         return None
     version, path, sha, through, promoted = row
-    model = registry.load_artifact(version, Path(path), sha, through)
+    model = registry.load_artifact(version, registry.artifact_file(path), sha, through)
     return (version if promoted else RULE_BASELINE), model, bool(promoted)
 
 
@@ -366,6 +366,24 @@ def report() -> list[dict]:
                order by data_through desc, trained_at desc""")
         keys = [c.name for c in cur.description]
         return [dict(zip(keys, r, strict=True)) for r in cur.fetchall()]
+
+
+def report_entry(row: dict) -> dict:
+    """A tenant training as an entry of `pulse ml report --json` (keys shared with the
+    user model's entry where they mean the same; the tenant's figures under `metrics`)."""
+    m = row["metrics"]
+    serving = (row["model_version"] if row["is_current"] else None)
+    if serving is None:
+        with warehouse.connection() as conn, conn.cursor() as cur:
+            cur.execute("select model_version from ml.tenant_model_registry where is_current")
+            current = cur.fetchone()
+        serving = current[0] if current else RULE_BASELINE
+    return {"model_kind": "tenant_churn", "model_version": row["model_version"],
+            "status": row["status"], "reason": row["reason"], "is_current": row["is_current"],
+            "serving": serving, "data_through": row["data_through"].isoformat(),
+            "trained_at": row["trained_at"].isoformat(), "validation": m.get("evaluation"),
+            "propensities": m.get("propensities"), "ltv_backtest": m.get("ltv_backtest"),
+            "metrics": m}
 
 
 def describe(version: str, m: dict) -> str:

@@ -13,8 +13,8 @@
 {{ config(materialized='table', indexes=[{'columns': ['snapshot_date']}]) }}
 {%- set s = health_settings() -%}
 {%- set w = s.user_weights -%}
-{#- the issue's definition: churned at T = not active in (T, T + 30 days] -#}
-{%- set horizon = 30 -%}
+{#- churned at T = not active in (T, T + churn_horizon_days], docs/scoring.md -#}
+{%- set horizon = var('churn_horizon_days') -%}
 
 with
 
