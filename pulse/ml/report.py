@@ -15,7 +15,9 @@ COLUMNS = ("model_version", "model_kind", "status", "status_reason", "is_current
 
 
 def any_rows() -> bool:
-    return registry.any_model()
+    from pulse.ml import tenant
+
+    return registry.any_model() or tenant.any_training()
 
 
 def _rows(version: str | None) -> list[dict]:
