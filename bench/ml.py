@@ -52,6 +52,10 @@ def bench_ml(landing: Path, tally: dict, reset, dbt) -> dict:
           f"{m['seconds']['read']:.1f}s, fitting {m['seconds']['fit']:.1f}s); validation ROC "
           f"AUC {m['model']['roc_auc']:.3f} vs rule-based "
           f"{m['rule_based_health_score']['roc_auc']:.3f}", flush=True)
+    v = trained["evaluation"]["validation"]
+    print("  vs the baselines (95% CI, users resampled): " + ", ".join(
+        f"{k} {s['roc_auc']:.3f} [{s['roc_auc_ci'][0]:.3f}, {s['roc_auc_ci'][1]:.3f}]"
+        for k, s in v["scorers"].items()) + f"; {trained['reason']}", flush=True)
 
     model = registry.load(trained["model_version"])
     frame = F.snapshots([last])

@@ -119,6 +119,10 @@ def pulse_nightly():
         return orch.score_users(orch.target_day(logical_date, dag_run.run_after))
 
     @task
+    def score_tenants(logical_date=None, dag_run=None) -> dict:
+        return orch.score_tenants(orch.target_day(logical_date, dag_run.run_after))
+
+    @task
     def build_score_marts() -> dict:
         return orch.build_score_marts()
 
@@ -140,7 +144,7 @@ def pulse_nightly():
     loaded = load_landing()
     apply_raw_ddl() >> apply_privacy() >> loaded
     (gate_raw(loaded) >> transform >> gate_models() >> apply_consent() >> score_users()
-     >> build_score_marts() >> fill_outbox()
+     >> score_tenants() >> build_score_marts() >> fill_outbox()
      >> publish_marts(loaded) >> refresh_report())
 
 

@@ -1,4 +1,5 @@
-"""Pulse model training: churn, LTV inputs and propensities (README "Scoring").
+"""Pulse model training: user churn, LTV inputs and propensities (README "Scoring"), and
+the tenant churn model (docs/scoring.md "Tenant churn"), as two independent tasks.
 
 Runs weekly (Monday 04:00 UTC, after the nightly run), on demand (trigger it with params
 to train as of a day or on explicit ranges), and each time the nightly run publishes
@@ -49,12 +50,28 @@ def pulse_train():
             result = jobs.train_from_params(dict(params or {}))
         except NotEnoughHistory as exc:
             raise AirflowSkipException(str(exc)) from exc
-        return {k: result[k] for k in ("model_version", "ranges", "artifact_sha256")} | {
+        # status: promoted or rejected by the gate (docs/evaluation.md), with the reason
+        return {k: result[k] for k in ("model_version", "ranges", "artifact_sha256",
+                                       "status", "reason")} | {
             "roc_auc": result["metrics"]["model"]["roc_auc"],
             "rule_based_roc_auc": result["metrics"]["rule_based_health_score"]["roc_auc"],
         }
 
+    @task
+    def train_tenant_model(params=None, dag_run=None) -> dict:
+        from pulse.ml.tenant import NotEnoughHistory
+
+        reason = jobs.tenant_wanted(getattr(dag_run.run_type, "value", str(dag_run.run_type)))
+        if reason is None:
+            raise AirflowSkipException("a tenant model exists; the weekly run or a manual "
+                                       "trigger retrains")
+        try:
+            return jobs.train_tenant_from_params(dict(params or {}))
+        except NotEnoughHistory as exc:
+            raise AirflowSkipException(str(exc)) from exc
+
     train_model()
+    train_tenant_model()
 
 
 pulse_train()

@@ -44,6 +44,10 @@ ENV_VARS: dict[str, str] = {
     "PULSE_RETENTION_WEBHOOK_LOG_DAYS": "days webhook messages and attempts are kept "
     "(default: 90)",
     "PULSE_RETENTION_ML_FEATURES_DAYS": "days ml.ml_features scores are kept (default: 365)",
+    # ML (pulse/ml/train.py, docs/evaluation.md)
+    "PULSE_ML_MIN_AUC_LOWER_BOUND": "a trained churn model is promoted only when the lower "
+    "bound of the 95% interval of its ROC AUC minus the best baseline's is above this "
+    "(default: 0)",
     "PULSE_RETENTION_QUARANTINE_DAYS": "days quarantined lines are kept (default: 30)",
     # Webhook delivery (pulse/webhooks/settings.py reads these)
     "PULSE_WEBHOOK_ALLOW_NETWORKS": "comma-separated CIDRs webhooks may reach although they "
@@ -238,6 +242,20 @@ def settings() -> Settings:
         unknown_tenant_grace_days=_int_env("PULSE_UNKNOWN_TENANT_GRACE_DAYS", 7, 0),
         load_jobs=_int_env("PULSE_LOAD_JOBS", os.cpu_count() or 1, 1),
     )
+
+
+def ml_min_auc_lower_bound() -> float:
+    raw = _env("PULSE_ML_MIN_AUC_LOWER_BOUND")
+    if raw is None:
+        return 0.0
+    try:
+        value = float(raw)
+    except ValueError:
+        value = float("nan")
+    if not -1.0 <= value <= 1.0:
+        raise ConfigError("PULSE_ML_MIN_AUC_LOWER_BOUND must be a number in -1..1 (a "
+                          f"difference of ROC AUCs), got {raw!r}")
+    return value
 
 
 def secrets_key_env() -> str | None:

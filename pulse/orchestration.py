@@ -121,6 +121,14 @@ def score_users(day: date) -> dict[str, Any]:
     return score_day(day)
 
 
+def score_tenants(day: date) -> dict[str, Any]:
+    """Tenant churn, upgrade propensity and LTV for every paying tenant (docs/scoring.md
+    "Tenant churn")."""
+    from pulse.ml.tenant_score import score_day
+
+    return score_day(day)
+
+
 # The models that read what scoring writes (ml.*): rebuilt after scoring, so the marts
 # published tonight show tonight's scores, not last night's.
 SCORE_READERS = "source:pulse_ml+"

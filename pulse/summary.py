@@ -131,6 +131,16 @@ def explain_empty(cur, rows: dict[str, int | None]) -> dict[str, str]:
             why[mart] = (why["ml.ml_features"] if empty("ml.ml_features")
                          else "built before the latest scores: the next dbt build reads them")
 
+    if empty("ml.tenant_model_registry"):
+        why["ml.tenant_model_registry"] = (
+            "no tenant training yet: it needs labelled tenant days (the horizon, 60 days, "
+            "after a snapshot); the pulse_train DAG or `pulse ml tenants train`")
+    for name in ("ml.tenant_scores", "marts.ml_tenant_churn_scores"):
+        if empty(name):
+            why[name] = why.get("ml.tenant_model_registry") or (
+                "no tenant day scored yet: the nightly run's score_tenants (or `pulse ml "
+                "tenants score --day DAY`)")
+
     no_endpoints = "no endpoints registered: `pulse webhooks endpoints add TENANT URL`"
     for name in ("delivery.endpoints", "delivery.endpoint_secrets"):
         if empty(name):

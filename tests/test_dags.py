@@ -48,7 +48,8 @@ def test_dagbag_imports_without_errors_or_warnings(airflow_db):
 
     task_ids = set(result["task_ids"])
     assert {"apply_raw_ddl", "load_landing", "gate_raw", "gate_models",
-            "build_score_marts", "publish_marts", "refresh_report"} <= task_ids
+            "score_users", "score_tenants", "build_score_marts", "publish_marts",
+            "refresh_report"} <= task_ids
     # cosmos (watcher mode) runs one dbt build and shows one task per model and per
     # model's tests, each reporting that node's outcome
     assert "dbt.dbt_producer_watcher" in task_ids

@@ -27,8 +27,16 @@ def add_parser(sub) -> None:
     s.add_argument("--day", type=cliargs.day, required=True)
     s.add_argument("--model-version", help="default: the model current on that day")
 
-    r = ml.add_parser("report", help="the registry, or one model's validation figures")
-    r.add_argument("--model-version", help="default: the current model")
+    tn = ml.add_parser("tenants", help="the tenant churn model: train, score a day, report "
+                       "(docs/scoring.md \"Tenant churn\")")
+    tn.add_argument("action", choices=("train", "score", "report"))
+    tn.add_argument("--day", type=cliargs.day, help="score: the day (required); train: as of")
+    tn.add_argument("--json", action="store_true", help="report: the registry rows as JSON")
+
+    r = ml.add_parser("report", help="per model kind: the latest model against its baselines, "
+                      "with intervals, slice, lead time, backtest and the gate's verdict")
+    r.add_argument("--model-version", help="default: the latest trained model of each kind")
+    r.add_argument("--json", action="store_true", help="machine-readable, one JSON document")
     p.set_defaults(func=run)
 
 
@@ -48,6 +56,8 @@ def _run(args: argparse.Namespace) -> int:
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     if args.ml_command == "train":
         return _train(args)
+    if args.ml_command == "tenants":
+        return _tenants(args)
     if args.ml_command == "score":
         from pulse.ml.score import score_day
 
@@ -78,32 +88,48 @@ def _train(args: argparse.Namespace) -> int:
         print(f"pulse ml train: {exc}")
         return 2
     print(_figures(result["model_version"], result["ranges"], result["metrics"]))
+    print(f"  {result['status']}: {result['reason']}")
+    return 0
+
+
+def _tenants(args: argparse.Namespace) -> int:
+    from pulse.ml import tenant
+    from pulse.ml.tenant_score import score_day
+
+    if args.action == "train":
+        try:
+            result = tenant.train(as_of=args.day)
+        except tenant.NotEnoughHistory as exc:
+            print(f"pulse ml tenants train: {exc}", file=sys.stderr)
+            return 2
+        print(tenant.describe(result.get("model_version", "-"), result["metrics"]))
+        return 0
+    if args.action == "score":
+        if args.day is None:
+            print("pulse ml tenants score: give --day YYYY-MM-DD", file=sys.stderr)
+            return 2
+        print(json.dumps(score_day(args.day), indent=2))
+        return 0
+    rows = tenant.report()
+    if args.json:
+        print(json.dumps(rows, indent=2, default=str))
+        return 0
+    if not rows:
+        print("no tenant model yet: `pulse ml tenants train` (or the pulse_train DAG)")
+        return 1
+    print("\n\n".join(tenant.describe(r["model_version"], r["metrics"]) for r in rows))
     return 0
 
 
 def _report(args: argparse.Namespace) -> int:
-    from pulse import warehouse
-    from pulse.ml import registry
+    from pulse.ml import report
 
-    version = args.model_version
-    if version is None:
-        conn = warehouse.connect()
-        with conn, conn.cursor() as cur:
-            cur.execute("select model_version, data_through, trained_at, is_current "
-                        "from ml.model_registry order by data_through, trained_at")
-            rows = cur.fetchall()
-        conn.close()
-        if not rows:
-            print("no model yet: `pulse ml train` (or the pulse_train DAG) trains one")
-            return 1
-        for v, through, trained, current in rows:
-            mark = "*" if current else " "
-            print(f"{mark} {v}  data through {through}  trained {trained:%Y-%m-%d %H:%M}")
-        version = next(v for v, *_rest, current in rows if current)
-    row = registry.info(version)
-    ranges = {k: str(row[k]) for k in ("train_start", "train_end", "validation_start",
-                                      "validation_end", "data_through")}
-    print(_figures(version, ranges, row["metrics"]))
+    if args.model_version is None and not report.any_rows():
+        print("no model yet: `pulse ml train` (or the pulse_train DAG) trains one",
+              file=sys.stderr)
+        return 1
+    doc = report.build(args.model_version)
+    print(json.dumps(doc, indent=2, default=str) if args.json else report.text(doc))
     return 0
 
 

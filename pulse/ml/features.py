@@ -14,12 +14,24 @@ import psycopg2.errors
 import psycopg2.extensions
 
 from pulse import warehouse
+from pulse.config import settings
 
 SNAPSHOTS = "marts.ml_user_feature_snapshots"
 CONSENT_PERIODS = "marts.ml_user_consent_periods"
 ADOPTION = "marts.ml_feature_adoption_snapshots"
 KEYS = ("tenant_id", "user_id", "snapshot_date")
-HORIZON_DAYS = 30  # the label window, fixed by the issue (and by the views' column names)
+
+
+def horizon_days() -> int:
+    """The label window, dbt var `churn_horizon_days`: one definition for the dbt views
+    and the Python that purges and validates around them (docs/scoring.md)."""
+    import yaml
+
+    project = yaml.safe_load((settings().dbt_project_dir / "dbt_project.yml").read_text())
+    return int(project["vars"]["churn_horizon_days"])
+
+
+HORIZON_DAYS = horizon_days()
 CHURN_LABEL = "churned_next_30d"
 UPGRADE_LABEL = "upgraded_next_30d"
 ADOPTION_LABEL = "adopted_next_30d"

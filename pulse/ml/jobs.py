@@ -44,3 +44,29 @@ def train_from_params(params: dict[str, Any]) -> dict:
         ranges = Ranges(*bounds, data_through=as_of or loaded_range()[1])  # type: ignore[misc]
     seed = int(params.get("seed") or T.DEFAULT_SEED)
     return T.train(as_of=as_of, ranges=ranges, seed=seed)
+
+
+def tenant_wanted(run_type: str) -> str | None:
+    """`wanted` for the tenant model: asset-triggered runs train it only while no tenant
+    training is registered (the demo's 90 days label no tenant row yet: each night tries
+    again until one is)."""
+    from pulse.ml import tenant
+
+    if run_type != "asset_triggered":
+        return f"{run_type} run"
+    if not tenant.any_training():
+        return "no tenant model exists yet"
+    return None
+
+
+def train_tenant_from_params(params: dict[str, Any]) -> dict:
+    """Train the tenant churn model as of `as_of` (default: the last loaded day); the
+    summary the DAG task returns."""
+    from pulse.ml import tenant
+
+    seed = int(params.get("seed") or tenant.DEFAULT_SEED)
+    result = tenant.train(as_of=_day(params.get("as_of")), seed=seed)
+    evaluation = result["metrics"]["evaluation"] or {}
+    return {"model_version": result.get("model_version"), "status": result["status"],
+            "reason": result["reason"],
+            "roc_auc": {k: v["roc_auc"] for k, v in evaluation.get("scorers", {}).items()}}

@@ -13,6 +13,8 @@ import pandas as pd
 from pulse.ml.features import matrix
 
 RISK_BANDS = ((0.7, "high"), (0.3, "medium"))  # seed 000: > 0.7 high, > 0.3 medium
+# a consenting user outside the trained population (not active in the last 30 days)
+INACTIVE = "inactive"
 TOP_FACTORS = 3
 LTV_MONTHS = 12
 # A propensity whose training range has fewer positive examples than this is the
@@ -56,12 +58,15 @@ def classifier(params: dict, seed: int):
 
 @dataclass
 class Propensity:
-    """A fitted classifier, or the smoothed base rate when positives were too few."""
+    """A fitted classifier; None when positives were too few or, checked by grouped
+    cross-validation, it did not beat the base rate: then it is not written at all
+    (docs/scoring.md "Propensities")."""
 
     estimator: object | None
     base_rate: float
     positives: int
     rows: int
+    check: dict | None = None
 
     def predict(self, x: np.ndarray) -> np.ndarray:
         if self.estimator is None:
@@ -69,13 +74,24 @@ class Propensity:
         return self.estimator.predict_proba(x)[:, 1]
 
 
-def fit_propensity(x: np.ndarray, y: np.ndarray, params: dict, seed: int) -> Propensity:
+def fit_propensity(x: np.ndarray, y: np.ndarray, params: dict, seed: int,
+                   groups: np.ndarray | None = None) -> Propensity:
+    """The classifier, fitted when it has enough positives and (given `groups`) beats
+    the base rate in grouped cross-validation."""
+    from pulse.ml import propensity
+
     y = np.asarray(y, dtype=int)
     positives = int(y.sum())
     rate = (positives + 1) / (len(y) + 2)  # Laplace: never exactly 0 or 1
     if positives < MIN_POSITIVES or len(y) - positives < MIN_POSITIVES:
         return Propensity(None, rate, positives, len(y))
-    return Propensity(classifier(params, seed).fit(x, y), rate, positives, len(y))
+    check = None
+    if groups is not None:
+        check = propensity.check(x, y, groups, lambda a, b: classifier(params, seed).fit(a, b),
+                                 seed=seed)
+        if not check["written"]:
+            return Propensity(None, rate, positives, len(y), check)
+    return Propensity(classifier(params, seed).fit(x, y), rate, positives, len(y), check)
 
 
 @dataclass
@@ -85,7 +101,8 @@ class PulseModel:
     # the training range's medians: a factor's contribution is how much the score drops
     # when that feature alone is set to its median
     reference: np.ndarray
-    upgrade: Propensity
+    # upgrade is a tenant-level propensity (pulse.ml.tenant): never copied to users
+    upgrade: Propensity | None
     adoption: dict[str, Propensity] = field(default_factory=dict)
 
     def churn_probability(self, frame: pd.DataFrame) -> np.ndarray:
@@ -109,22 +126,75 @@ class PulseModel:
         return out
 
     def propensities(self, frame: pd.DataFrame, unused: pd.DataFrame) -> list[dict]:
-        """upgrade for everyone; adopt_<feature> for each core feature not used yet."""
+        """adopt_<feature> for each core feature not used yet, for the propensities that
+        beat their base rate (upgrade is the tenant's, in ml.tenant_scores)."""
         x = matrix(frame, self.features)
-        scores = [{"upgrade": round(float(v), 4)} for v in self.upgrade.predict(x)]
+        scores: list[dict] = [{} for _ in range(len(frame))]
         if unused.empty:
             return scores
         position = {key: i for i, key in enumerate(zip(frame["tenant_id"], frame["user_id"],
                                                        strict=True))}
         for name, group in unused.groupby("feature_name", sort=True):
             model = self.adoption.get(name)
-            if model is None:
-                continue  # a core feature added after training: no score rather than a guess
+            if model is None or model.estimator is None:
+                # a core feature added after training, or a propensity no better than
+                # its base rate: no score rather than a guess
+                continue
             rows = [position[k] for k in zip(group["tenant_id"], group["user_id"], strict=True)
                     if k in position]
             for i, v in zip(rows, model.predict(x[rows]), strict=True):
                 scores[i][f"adopt_{name}"] = round(float(v), 4)
         return scores
+
+
+@dataclass
+class Baseline:
+    """A logistic model on one input: the rule-based health score calibrated on the
+    training range, or recency alone (docs/evaluation.md). Any churn model must beat
+    these on the same rows to be promoted."""
+
+    name: str
+    estimator: object
+
+    def churn_probability(self, frame: pd.DataFrame) -> np.ndarray:
+        return self.estimator.predict_proba(baseline_input(self.name, frame))[:, 1]
+
+
+BASELINES = ("rule_calibrated", "recency")
+
+
+def baseline_input(name: str, frame: pd.DataFrame) -> np.ndarray:
+    if name == "rule_calibrated":
+        from pulse.ml.metrics import rule_based_score
+
+        return rule_based_score(frame["rule_health_score"].to_numpy()).reshape(-1, 1)
+    if name == "recency":
+        # a user never active has no recency: as far back as the population allows
+        days = frame["days_since_active"].to_numpy(dtype=float)
+        return np.nan_to_num(days, nan=float(np.nanmax(days, initial=0.0))).reshape(-1, 1)
+    raise ValueError(f"unknown baseline {name!r}: one of {', '.join(BASELINES)}")
+
+
+def fit_baseline(name: str, frame: pd.DataFrame, y: np.ndarray) -> Baseline:
+    from sklearn.linear_model import LogisticRegression
+
+    return Baseline(name, LogisticRegression().fit(baseline_input(name, frame), y))
+
+
+@dataclass
+class RuleBaselineModel(PulseModel):
+    """What is served as model_version 'rule-baseline' while no model has passed the gate:
+    the calibrated rule score as churn probability, no top factors (the rule's points are
+    the health score's own columns), and the propensities fitted beside it."""
+
+    rule: Baseline | None = None
+
+    def churn_probability(self, frame: pd.DataFrame) -> np.ndarray:
+        assert self.rule is not None
+        return np.clip(self.rule.churn_probability(frame), 0.0, 1.0)
+
+    def top_factors(self, frame: pd.DataFrame, p: np.ndarray) -> list[list[dict]]:
+        return [[] for _ in range(len(frame))]
 
 
 def risk_band(p: float) -> str:

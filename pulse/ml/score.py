@@ -16,46 +16,73 @@ from psycopg2.extras import execute_values
 from pulse import migrate, warehouse
 from pulse.ml import features as F
 from pulse.ml import registry
-from pulse.ml.model import PulseModel, ltv, risk_band
+from pulse.ml.model import INACTIVE, PulseModel, ltv, risk_band
 
 log = logging.getLogger(__name__)
 
 
 def predict(model: PulseModel, frame: pd.DataFrame, unused: pd.DataFrame) -> pd.DataFrame:
-    """The ml_features rows (without model_version) for the snapshot rows in `frame`."""
-    p = model.churn_probability(frame)
-    return pd.DataFrame({
+    """The ml_features rows (without model_version) for the snapshot rows in `frame`.
+
+    Only the population the model was trained on is scored: users active in the 30 days
+    up to the day. The others get risk band 'inactive', no probability, no propensities
+    and no LTV share (docs/scoring.md). Top factors, one prediction per feature, are
+    computed for medium and high risk only: nobody acts on a low score's reasons."""
+    active = frame["is_active_customer"].fillna(False).to_numpy(dtype=bool)
+    scored = frame.loc[active].reset_index(drop=True)
+    p = np.round(model.churn_probability(scored), 6)
+    bands = [risk_band(v) for v in p]
+    factors: list[list[dict]] = [[] for _ in range(len(scored))]
+    worth = np.flatnonzero([b != "low" for b in bands])
+    if len(worth):
+        explained = model.top_factors(scored.iloc[worth].reset_index(drop=True), p[worth])
+        for i, f in zip(worth, explained, strict=True):
+            factors[i] = f
+    out = pd.DataFrame({
         "tenant_id": frame["tenant_id"].to_numpy(),
         "user_id": frame["user_id"].to_numpy(),
         "scored_at": frame["snapshot_date"].to_numpy(),
-        "churn_probability": np.round(p, 6),
-        "ltv_prediction": ltv(frame, p),
-        "propensity_scores": model.propensities(frame, unused),
-        "risk_band": [risk_band(v) for v in p],
-        "top_factors": model.top_factors(frame, p),
+        "churn_probability": None,
+        "ltv_prediction": 0.0,
+        "propensity_scores": [{} for _ in range(len(frame))],
+        "risk_band": INACTIVE,
+        "top_factors": [[] for _ in range(len(frame))],
     })
+    rows = np.flatnonzero(active)
+    out["churn_probability"] = out["churn_probability"].astype(object)
+    out.loc[rows, "churn_probability"] = list(p)
+    out.loc[rows, "ltv_prediction"] = ltv(scored, p)
+    out.loc[rows, "risk_band"] = bands
+    out["propensity_scores"] = _place(out["propensity_scores"], rows,
+                                      model.propensities(scored, unused))
+    out["top_factors"] = _place(out["top_factors"], rows, factors)
+    return out
+
+
+def _place(column: pd.Series, rows: np.ndarray, values: list) -> list:
+    placed = list(column)
+    for i, v in zip(rows, values, strict=True):
+        placed[i] = v
+    return placed
 
 
 def _write(day: date, version: str, rows: pd.DataFrame) -> None:
     """Replace the day's rows: delete and insert in one transaction, so a day scored
     twice holds the second run's rows only, and a reader never sees half a day."""
-    conn = warehouse.connect()
-    try:
-        with conn, conn.cursor() as cur:
-            cur.execute("delete from ml.ml_features where scored_at = %s", (day,))
-            execute_values(
-                cur,
-                """insert into ml.ml_features (tenant_id, user_id, scored_at, model_version,
-                       churn_probability, ltv_prediction, propensity_scores, risk_band,
-                       top_factors) values %s""",
-                [(r.tenant_id, r.user_id, day, version, float(r.churn_probability),
-                  float(r.ltv_prediction), json.dumps(r.propensity_scores, sort_keys=True),
-                  r.risk_band, json.dumps(r.top_factors))
-                 for r in rows.itertuples(index=False)],
-                page_size=5000,
-            )
-    finally:
-        conn.close()
+    with warehouse.transaction() as conn, conn.cursor() as cur:
+        cur.execute("delete from ml.ml_features where scored_at = %s", (day,))
+        execute_values(
+            cur,
+            """insert into ml.ml_features (tenant_id, user_id, scored_at, model_version,
+                   churn_probability, ltv_prediction, propensity_scores, risk_band,
+                   top_factors) values %s""",
+            [(r.tenant_id, r.user_id, day, version,
+              None if r.churn_probability is None else float(r.churn_probability),
+              float(r.ltv_prediction), json.dumps(r.propensity_scores, sort_keys=True),
+              r.risk_band, json.dumps(r.top_factors))
+             for r in rows.itertuples(index=False)],
+            page_size=5000,
+        )
 
 
 def _skipped(day: date, reason: str) -> dict:
@@ -100,7 +127,8 @@ def score_day(day: date, model_version: str | None = None) -> dict:
         "status": "scored",
         "day": day.isoformat(),
         "model_version": version,
-        "users_scored": len(rows),
+        "users_scored": int((rows["risk_band"] != INACTIVE).sum()),
+        "users_inactive": int((rows["risk_band"] == INACTIVE).sum()),
         "users_without_consent": int(len(frame) - len(consenting)),
         "risk_bands": {k: int(v) for k, v in rows["risk_band"].value_counts().items()},
     }

@@ -6,7 +6,7 @@
   training reads are ever computed cheaply enough (0.7 s for all of peer).
 -#}
 {{ config(materialized='view') }}
-{%- set horizon = 30 -%}
+{%- set horizon = var('churn_horizon_days') -%}
 
 with
 

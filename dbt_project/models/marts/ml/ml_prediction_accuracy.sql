@@ -5,13 +5,16 @@
   are null until those 30 days are all loaded. Reads ml.ml_features, written by pulse.ml;
   empty until the first night is scored.
 -#}
-{%- set horizon = 30 -%}
+{%- set horizon = var('churn_horizon_days') -%}
 
 with
 
 scores as (
 
     select * from {{ source('pulse_ml', 'ml_features') }}
+    -- the population the model was trained on: users written as 'inactive' (not
+    -- active in the 30 days before scoring) got no prediction to be right or wrong about
+    where risk_band <> 'inactive'
 
 ),
 

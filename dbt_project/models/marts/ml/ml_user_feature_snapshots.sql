@@ -28,8 +28,8 @@
 }}
 {%- set s = health_settings() -%}
 {%- set w = s.user_weights -%}
-{#- the issue's definition: churned at T = not active in (T, T + 30 days] -#}
-{%- set horizon = 30 -%}
+{#- churned at T = not active in (T, T + churn_horizon_days], docs/scoring.md -#}
+{%- set horizon = var('churn_horizon_days') -%}
 {#- the longest rolling window below (last_30) reaches 29 days back -#}
 {%- set context_days = 30 -%}
 {%- set window_from = pulse_snapshot_window_from(horizon) -%}

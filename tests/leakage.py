@@ -3,7 +3,8 @@
 Build the warehouse with the landing files through T, take the snapshot of T; build it
 with everything, take the snapshot of T again: every feature column must be equal, row
 for row. A feature computed from after T (a leak) differs. tests/test_ml_scoring.py runs
-this on a real warehouse, with a planted leak that it must catch.
+this on a real warehouse, with a planted leak that it must catch; any model with
+point-in-time features (the user and the tenant snapshots) can use it.
 """
 
 from __future__ import annotations
