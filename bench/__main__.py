@@ -4,8 +4,12 @@ Runs against its own database, `pulse_bench` on the local cluster. With WAREHOUS
 set it uses that database as it is, and drops Pulse's schemas in it: point it at a
 scratch database.
 
-    python -m bench [--size peer|demo|tiny] [--repeat 2]
-                    [--only loader|dbt|gate|ml|webhooks|privacy|dashboards]
+    python -m bench [--size peer|demo|tiny|xl] [--repeat 2] [--scale 0.05]
+                    [--only loader|dbt|gate|ml|webhooks|privacy|dashboards|xl]
+
+results.json: each section's figures under "sections", with the data set they were
+measured on; an --only run replaces its own section and keeps the others'. The headline
+figures sit at the top level under stable keys (HEADLINE below), with the machine.
 
 Loader: the loader's events/s against a bare COPY of the same lines into a bare JSONB
 table (decompressed and escaped the same way, no validation, no typed columns).
@@ -29,6 +33,10 @@ set, next to its full dbt build, and the loader's time with erased subjects to s
 Webhooks: deliveries/s of `pulse.webhooks.deliver` (1,000 messages, 50 endpoints, a local
 receiver that answers at once) next to a plain loop of unsigned requests (bench/webhooks.py).
 
+xl (`--size xl` or `--only xl`): one month of 200 tenants with an Enterprise tenant at its
+10 M events/month limit, each stage (generation, load, dbt build, gate, scoring, the
+night's increment) in a child process with its wall time and peak RSS (bench/xl.py).
+
 Dashboards: every card of dashboards/ as pulse_analyst, p50/p95 per card, unfiltered and
 for one tenant's last 30 days (bench/dashboards.py; target p95 < 200 ms).
 """
@@ -36,6 +44,7 @@ for one tenant's last 30 days (bench/dashboards.py; target p95 < 200 ms).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import gzip
 import json
 import os
@@ -355,40 +364,137 @@ def bench_gate(landing: Path, tally: dict) -> dict:
             "ratio_nightly_gate_vs_nightly_build": nightly_ratio, "target": GATE_TARGET}
 
 
+# --- results.json -----------------------------------------------------------------------
+
+# The figures issue readers look for first, at the top level of results.json under names
+# that stay put (docs/scale-out.md lists them): each from a path into its section's output.
+# A section may also return the key itself, which then wins (its owner knows best).
+HEADLINE: dict[str, tuple[str, tuple[str, ...]]] = {
+    "loader_vs_copy": ("loader", ("ratio_vs_bare_copy",)),
+    "increment_ratio_180_30": ("dbt", ("ratio_increment_long_vs_short",)),
+    "empty_build_vs_increment": ("dbt", ("empty_build_vs_increment",)),
+    "xl_stage_seconds": ("xl", ("xl_stage_seconds",)),
+    "xl_increment_seconds": ("xl", ("xl_increment_seconds",)),
+    "xl_peak_rss_mb": ("xl", ("xl_peak_rss_mb",)),
+    "card_p95_ms": ("dashboards", ("card_p95_ms",)),
+    "webhooks_single_vs_plain": ("webhooks", ("ratio_one_per_request_vs_plain_loop",)),
+}
+
+
+def _derived(name: str, out: dict) -> dict:
+    """Headline figures a section's output holds only in parts."""
+    if name == "dbt":
+        try:
+            long = out["increment_long"]
+            return {"empty_build_vs_increment": long["noop_build"]["seconds"]
+                    / long["increment_build"]["seconds"]}
+        except (KeyError, ZeroDivisionError):
+            return {}
+    if name == "dashboards" and out.get("cards"):
+        return {"card_p95_ms": max(c["p95_ms"] for c in out["cards"].values())}
+    return {}
+
+
+def merge_results(previous: dict, name: str, out: dict, **about: object) -> dict:
+    """results.json after one section ran: that section replaced (with the data set it ran
+    on), every other section's last figures kept, the headline keys recomputed from all."""
+    sections = dict(previous.get("sections", {}))
+    sections[name] = {**about, "measured_at": time.strftime("%Y-%m-%dT%H:%M:%SZ",
+                                                            time.gmtime()), **out}
+    merged: dict = {"machine": machine(), "sections": sections}
+    for key, (section, path) in HEADLINE.items():
+        found = sections.get(section)
+        if found is None:
+            if key in previous:
+                merged[key] = previous[key]
+            continue
+        value = found.get(key, _derived(section, found).get(key))
+        if value is None:
+            node = found
+            for part in path:
+                node = node.get(part) if isinstance(node, dict) else None
+            value = node
+        if value is not None:
+            merged[key] = round(value, 3) if isinstance(value, float) else value
+    return merged
+
+
+def machine() -> dict:
+    """Where the figures were measured: they mean little without it."""
+    import platform
+
+    model = ""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    ram_gb = None
+    with contextlib.suppress(ValueError, OSError):
+        ram_gb = round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1)
+    return {"cores": os.cpu_count(), "ram_gb": ram_gb, "cpu": model or platform.processor(),
+            "python": platform.python_version()}
+
+
+SECTIONS = ("loader", "dbt", "gate", "ml", "webhooks", "privacy", "dashboards", "xl")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--size", default="peer", choices=["tiny", "demo", "peer"])
+    parser.add_argument("--size", default="peer", choices=["tiny", "demo", "peer", "xl"],
+                        help="xl runs the xl section alone (bench/xl.py)")
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--repeat", type=int, default=2)
-    parser.add_argument("--only", choices=["loader", "dbt", "gate", "ml", "webhooks", "privacy",
-                                             "dashboards"],
-                        default=None,
-                        help="run one section (default: all)")
+    parser.add_argument("--only", choices=SECTIONS, default=None,
+                        help="run one section (default: all but xl)")
+    parser.add_argument("--scale", type=float, default=1.0,
+                        help="xl only: shrink users and the Enterprise traffic, e.g. 0.05")
     args = parser.parse_args(argv)
+    if args.size == "xl":
+        args.only = "xl"
+    if not 0 < args.scale <= 1:
+        parser.error("--scale must be in (0, 1], e.g. 0.05")
 
     warehouse.up(log=lambda m: print(m, flush=True))
-    # The webhooks section needs no data set.
-    landing, tally = _dataset(args.size, args.seed) if args.only != "webhooks" else (None, {})
     out = settings().data_dir / "bench" / "results.json"
     out.parent.mkdir(parents=True, exist_ok=True)
-    # A section run alone keeps the other section's last figures, if on the same data set.
-    results = json.loads(out.read_text()) if args.only and out.exists() else {}
-    if (results.get("size"), results.get("seed")) != (args.size, args.seed):
-        results = {}
-    results.update(size=args.size, seed=args.seed)
+    # Each section replaces only its own figures: an --only run keeps the others'.
+    results = json.loads(out.read_text()) if out.exists() else {}
+
+    def record(name: str, section: dict, size: str | None = None) -> None:
+        nonlocal results
+        results = merge_results(results, name, section, size=size or args.size,
+                                seed=args.seed)
+        out.write_text(json.dumps(results, indent=2))
+
+    if args.only == "xl":
+        from bench.xl import bench_xl
+
+        try:
+            record("xl", bench_xl(args.seed, args.scale, settings().data_dir), size="xl")
+        except (DbtFailed, RuntimeError) as exc:
+            print(f"\n{exc}", file=sys.stderr)
+            return 1
+        print(f"\nresults written to {out}")
+        return 0
+
+    # The webhooks section needs no data set.
+    landing, tally = _dataset(args.size, args.seed) if args.only != "webhooks" else (None, {})
     if args.only in (None, "loader"):
-        results["loader"] = bench_loader(landing, args.repeat)
+        record("loader", bench_loader(landing, args.repeat))
     status = 0
     if args.only in (None, "dbt"):
         try:
-            results["dbt"] = bench_dbt(landing, tally)
+            record("dbt", bench_dbt(landing, tally))
         except DbtFailed as exc:
             print(f"\n{exc}", file=sys.stderr)
             status = 1
     if args.only in (None, "gate"):
         try:
-            results["gate"] = bench_gate(landing, tally)
+            record("gate", bench_gate(landing, tally))
         except DbtFailed as exc:
             print(f"\n{exc}", file=sys.stderr)
             status = 1
@@ -396,7 +502,7 @@ def main(argv: list[str] | None = None) -> int:
         from bench.ml import bench_ml
 
         try:
-            results["ml"] = bench_ml(landing, tally, _reset, _dbt)
+            record("ml", bench_ml(landing, tally, _reset, _dbt))
         except DbtFailed as exc:
             print(f"\n{exc}", file=sys.stderr)
             status = 1
@@ -404,23 +510,22 @@ def main(argv: list[str] | None = None) -> int:
         from bench.privacy import bench_privacy
 
         try:
-            results["privacy"] = bench_privacy(landing, tally, _reset, _dbt)
+            record("privacy", bench_privacy(landing, tally, _reset, _dbt))
         except DbtFailed as exc:
             print(f"\n{exc}", file=sys.stderr)
             status = 1
     if args.only in (None, "webhooks"):
         from bench.webhooks import bench_webhooks
 
-        results["webhooks"] = bench_webhooks()
+        record("webhooks", bench_webhooks(), size="none")
     if args.only in (None, "dashboards"):
         from bench.dashboards import bench_dashboards
 
         try:
-            results["dashboards"] = bench_dashboards(landing, tally, _reset, _dbt)
+            record("dashboards", bench_dashboards(landing, tally, _reset, _dbt))
         except DbtFailed as exc:
             print(f"\n{exc}", file=sys.stderr)
             status = 1
-    out.write_text(json.dumps(results, indent=2))
     print(f"\nresults written to {out}")
     return status
 

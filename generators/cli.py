@@ -10,7 +10,7 @@ from pathlib import Path
 
 from pulse import cliargs
 
-from .catalog import SIZES
+from .catalog import AT_LIMIT, SIZES
 from .core import OutputDirError, generate
 
 
@@ -31,6 +31,8 @@ def _parser(prog: str) -> argparse.ArgumentParser:
                    help="first day, YYYY-MM-DD (default 2026-01-01)")
     p.add_argument("--dirty", type=cliargs.fraction, default=0.0,
                    help="fraction of extra faulty / duplicate / late lines, e.g. 0.02")
+    p.add_argument("--scale", type=cliargs.fraction, default=None,
+                   help="shrink the preset's users and at-limit traffic, e.g. 0.05")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     return p
 
@@ -38,6 +40,9 @@ def _parser(prog: str) -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None, prog: str = "python -m generators") -> int:
     args = _parser(prog).parse_args(argv)
     tenants, users, days = SIZES[args.size]
+    scale = args.scale if args.scale else 1.0
+    users = max(2 * tenants, round(users * scale))
+    at_limit = AT_LIMIT.get(args.size, 0.0) * scale
     tenants = args.tenants if args.tenants is not None else tenants
     users = args.users if args.users is not None else users
     days = args.days if args.days is not None else days
@@ -46,6 +51,7 @@ def main(argv: list[str] | None = None, prog: str = "python -m generators") -> i
         tally = generate(
             args.out, seed=args.seed, tenants=tenants, users=users, days=days,
             start=args.start, dirty=args.dirty, progress=not args.no_progress,
+            at_limit=at_limit,
         )
     except (OutputDirError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
