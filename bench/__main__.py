@@ -58,7 +58,7 @@ if not os.environ.get("WAREHOUSE_URL"):
     os.environ.setdefault("PULSE_WAREHOUSE_DB", "pulse_bench")
 
 from bench.results import merge_results
-from pulse import loader, migrate, warehouse
+from pulse import cliargs, loader, migrate, warehouse
 from pulse.config import settings
 from pulse.orchestration import dbt_env
 
@@ -376,13 +376,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=2)
     parser.add_argument("--only", choices=SECTIONS, default=None,
                         help="run one section (default: all but xl)")
-    parser.add_argument("--scale", type=float, default=1.0,
+    parser.add_argument("--scale", type=cliargs.positive_fraction, default=1.0,
                         help="xl only: shrink users and the Enterprise traffic, e.g. 0.05")
     args = parser.parse_args(argv)
     if args.size == "xl":
         args.only = "xl"
-    if not 0 < args.scale <= 1:
-        parser.error("--scale must be in (0, 1], e.g. 0.05")
 
     warehouse.up(log=lambda m: print(m, flush=True))
     out = settings().data_dir / "bench" / "results.json"

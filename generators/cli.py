@@ -31,7 +31,7 @@ def _parser(prog: str) -> argparse.ArgumentParser:
                    help="first day, YYYY-MM-DD (default 2026-01-01)")
     p.add_argument("--dirty", type=cliargs.fraction, default=0.0,
                    help="fraction of extra faulty / duplicate / late lines, e.g. 0.02")
-    p.add_argument("--scale", type=cliargs.fraction, default=None,
+    p.add_argument("--scale", type=cliargs.positive_fraction, default=1.0,
                    help="shrink the preset's users and at-limit traffic, e.g. 0.05")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     return p
@@ -40,9 +40,8 @@ def _parser(prog: str) -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None, prog: str = "python -m generators") -> int:
     args = _parser(prog).parse_args(argv)
     tenants, users, days = SIZES[args.size]
-    scale = args.scale if args.scale else 1.0
-    users = max(2 * tenants, round(users * scale))
-    at_limit = AT_LIMIT.get(args.size, 0.0) * scale
+    users = max(2 * tenants, round(users * args.scale))
+    at_limit = AT_LIMIT.get(args.size, 0.0) * args.scale
     tenants = args.tenants if args.tenants is not None else tenants
     users = args.users if args.users is not None else users
     days = args.days if args.days is not None else days
