@@ -131,13 +131,10 @@ def _batches() -> list[int]:
 
 
 def _gate(day: date, batches: list[int], run_id: str) -> dict:
-    from pulse.quality import gate, suites
+    from bench.__main__ import _gate as run_gate
 
-    results = gate.run([*suites.AFTER_LOAD, *suites.AFTER_DBT], day, run_id,
-                       loaded_batches=batches, log_line=lambda _m: None,
-                       raise_on_failure=False)
-    failed = [r.summary() for r in results if not r.success]
-    return {"suites": len(results), "failed": failed}
+    _seconds, results = run_gate(day, batches, run_id)
+    return {"suites": len(results), "failed": [r.summary() for r in results if not r.success]}
 
 
 def _score(day: date, train_first: bool) -> dict:
