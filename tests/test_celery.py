@@ -118,6 +118,7 @@ def _task_states() -> dict[str, str]:
 
 
 @pytest.mark.airflow
+@pytest.mark.timeout(3600)  # two nightly runs, one of them ~100 task processes on a worker
 def test_nightly_dag_on_celery_leaves_the_same_warehouse(clean_warehouse, airflow_db,
                                                          tmp_path):
     landing = tmp_path / "landing"
