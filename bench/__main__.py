@@ -4,8 +4,12 @@ Runs against its own database, `pulse_bench` on the local cluster. With WAREHOUS
 set it uses that database as it is, and drops Pulse's schemas in it: point it at a
 scratch database.
 
-    python -m bench [--size peer|demo|tiny] [--seed N] [--noise [F]] [--repeat 2]
-                    [--only loader|dbt|gate|ml|webhooks|privacy|dashboards]
+    python -m bench [--size peer|demo|tiny|xl] [--seed N] [--noise [F]] [--repeat 2] [--scale 0.05]
+                    [--only loader|dbt|gate|ml|webhooks|privacy|dashboards|xl]
+
+results.json: each section's figures under "sections", with the data set they were
+measured on; an --only run replaces its own section and keeps the others'. The headline
+figures sit at the top level under stable keys (HEADLINE below), with the machine.
 
 ML quality: every `ml` run also files the models' validation metrics under
 results.json's "ml_quality", keyed by data set ("demo-seed42-clean", "peer-seed42-noise1",
@@ -38,6 +42,10 @@ set, next to its full dbt build, and the loader's time with erased subjects to s
 Webhooks: deliveries/s of `pulse.webhooks.deliver` (1,000 messages, 50 endpoints, a local
 receiver that answers at once) next to a plain loop of unsigned requests (bench/webhooks.py).
 
+xl (`--size xl` or `--only xl`): one month of 200 tenants with an Enterprise tenant at its
+10 M events/month limit, each stage (generation, load, dbt build, gate, scoring, the
+night's increment) in a child process with its wall time and peak RSS (bench/xl.py).
+
 Dashboards: every card of dashboards/ as pulse_analyst, p50/p95 per card, unfiltered and
 for one tenant's last 30 days (bench/dashboards.py; target p95 < 200 ms).
 """
@@ -58,7 +66,8 @@ from pathlib import Path
 if not os.environ.get("WAREHOUSE_URL"):
     os.environ.setdefault("PULSE_WAREHOUSE_DB", "pulse_bench")
 
-from pulse import loader, migrate, warehouse
+from bench.results import merge_results
+from pulse import cliargs, loader, migrate, warehouse
 from pulse.config import settings
 from pulse.orchestration import dbt_env
 
@@ -389,51 +398,63 @@ def bench_gate(landing: Path, tally: dict) -> dict:
             "ratio_nightly_gate_vs_nightly_build": nightly_ratio, "target": GATE_TARGET}
 
 
+SECTIONS = ("loader", "dbt", "gate", "ml", "webhooks", "privacy", "dashboards", "xl")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--size", default="peer", choices=["tiny", "demo", "peer"])
+    parser.add_argument("--size", default="peer", choices=["tiny", "demo", "peer", "xl"],
+                        help="xl runs the xl section alone (bench/xl.py)")
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--noise", type=float, nargs="?", const=1.0, default=0.0,
                         help="noisier churn in the data set, 0..1 (bare --noise: 1)")
     parser.add_argument("--repeat", type=int, default=2)
-    parser.add_argument("--only", choices=["loader", "dbt", "gate", "ml", "webhooks", "privacy",
-                                             "dashboards"],
-                        default=None,
-                        help="run one section (default: all)")
+    parser.add_argument("--only", choices=SECTIONS, default=None,
+                        help="run one section (default: all but xl)")
+    parser.add_argument("--scale", type=cliargs.positive_fraction, default=1.0,
+                        help="xl only: shrink users and the Enterprise traffic, e.g. 0.05")
     args = parser.parse_args(argv)
+    if args.size == "xl":
+        args.only = "xl"
 
     warehouse.up(log=lambda m: print(m, flush=True))
-    # The webhooks section needs no data set.
-    landing, tally = (_dataset(args.size, args.seed, args.noise) if args.only != "webhooks"
-                      else (None, {}))
     out = settings().data_dir / "bench" / "results.json"
     out.parent.mkdir(parents=True, exist_ok=True)
-    # A section run alone keeps the other section's last figures, if on the same data set.
-    results = json.loads(out.read_text()) if args.only and out.exists() else {}
-    quality = results.get("ml_quality", {})
-    if (results.get("size"), results.get("seed"), results.get("noise", 0.0)) != (
-            args.size, args.seed, args.noise):
-        results = {}
-    results.update(size=args.size, seed=args.seed, noise=args.noise, ml_quality=quality)
+    # Each section replaces only its own figures: an --only run keeps the others'.
+    results = json.loads(out.read_text()) if out.exists() else {}
+
+    def record(name: str, section: dict, size: str | None = None) -> None:
+        nonlocal results
+        results = merge_results(results, name, section, size=size or args.size,
+                                seed=args.seed, noise=args.noise)
+        out.write_text(json.dumps(results, indent=2))
+
+    if args.only == "xl":
+        from bench.xl import bench_xl
+
+        try:
+            record("xl", bench_xl(args.seed, args.scale, settings().data_dir), size="xl")
+        except (DbtFailed, RuntimeError) as exc:
+            print(f"\n{exc}", file=sys.stderr)
+            return 1
+        print(f"\nresults written to {out}")
+        return 0
+
+    # The webhooks section needs no data set.
+    landing, tally = _dataset(args.size, args.seed, args.noise) if args.only != "webhooks" else (None, {})
     if args.only in (None, "loader"):
-        results["loader"] = bench_loader(landing, args.repeat)
-        results["loader_vs_copy"] = round(results["loader"]["ratio_vs_bare_copy"], 3)
-        results["loader_parallel_vs_copy"] = round(
-            results["loader"]["ratio_parallel_vs_bare_copy"], 3)
+        record("loader", bench_loader(landing, args.repeat))
     status = 0
     if args.only in (None, "dbt"):
         try:
-            results["dbt"] = bench_dbt(landing, tally)
-            # the issue's stable keys (the last day is day 180 on peer)
-            results["increment_ratio_180_30"] = results["dbt"]["ratio_increment_long_vs_short"]
-            results["empty_build_vs_increment"] = results["dbt"]["ratio_empty_build_vs_increment"]
+            record("dbt", bench_dbt(landing, tally))
         except DbtFailed as exc:
             print(f"\n{exc}", file=sys.stderr)
             status = 1
     if args.only in (None, "gate"):
         try:
-            results["gate"] = bench_gate(landing, tally)
+            record("gate", bench_gate(landing, tally))
         except DbtFailed as exc:
             print(f"\n{exc}", file=sys.stderr)
             status = 1
@@ -441,9 +462,12 @@ def main(argv: list[str] | None = None) -> int:
         from bench.ml import bench_ml, ml_quality
 
         try:
-            results["ml"] = bench_ml(landing, tally, _reset, _dbt)
+            ml = bench_ml(landing, tally, _reset, _dbt)
+            record("ml", ml)
+            quality = results.setdefault("ml_quality", {})
             quality[dataset_key(args.size, args.seed, args.noise)] = ml_quality(
-                results["ml"]["train"], tally)
+                ml["train"], tally)
+            out.write_text(json.dumps(results, indent=2))
         except DbtFailed as exc:
             print(f"\n{exc}", file=sys.stderr)
             status = 1
@@ -451,25 +475,22 @@ def main(argv: list[str] | None = None) -> int:
         from bench.privacy import bench_privacy
 
         try:
-            results["privacy"] = bench_privacy(landing, tally, _reset, _dbt)
+            record("privacy", bench_privacy(landing, tally, _reset, _dbt))
         except DbtFailed as exc:
             print(f"\n{exc}", file=sys.stderr)
             status = 1
     if args.only in (None, "webhooks"):
         from bench.webhooks import bench_webhooks
 
-        results["webhooks"] = bench_webhooks()
-        results["webhooks_single_vs_plain"] = results["webhooks"][
-            "ratio_one_per_request_vs_plain_loop"]
+        record("webhooks", bench_webhooks(), size="none")
     if args.only in (None, "dashboards"):
         from bench.dashboards import bench_dashboards
 
         try:
-            results["dashboards"] = bench_dashboards(landing, tally, _reset, _dbt)
+            record("dashboards", bench_dashboards(landing, tally, _reset, _dbt))
         except DbtFailed as exc:
             print(f"\n{exc}", file=sys.stderr)
             status = 1
-    out.write_text(json.dumps(results, indent=2))
     print(f"\nresults written to {out}")
     return status
 

@@ -169,4 +169,9 @@ SIZES: dict[str, tuple[int, int, int]] = {
     "tiny": (3, 60, 10),
     "demo": (20, 2000, 90),
     "peer": (50, 6000, 180),
+    "xl": (200, 40000, 31),
 }
+
+# Presets with one Enterprise tenant at its plan's monthly event limit: the share of the
+# limit it sends (docs/scale-out.md: the xl data set).
+AT_LIMIT: dict[str, float] = {"xl": 1.0}

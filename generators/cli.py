@@ -10,7 +10,7 @@ from pathlib import Path
 
 from pulse import cliargs
 
-from .catalog import SIZES
+from .catalog import AT_LIMIT, SIZES
 from .core import OutputDirError, generate
 
 
@@ -34,6 +34,8 @@ def _parser(prog: str) -> argparse.ArgumentParser:
     p.add_argument("--noise", type=cliargs.fraction, nargs="?", const=1.0, default=0.0,
                    help="noisier churn, 0..1 (bare --noise: 1): abrupt stops, returners "
                         "after 30+ day gaps, tenant lulls, unseen shocks")
+    p.add_argument("--scale", type=cliargs.positive_fraction, default=1.0,
+                   help="shrink the preset's users and at-limit traffic, e.g. 0.05")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     return p
 
@@ -41,6 +43,8 @@ def _parser(prog: str) -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None, prog: str = "python -m generators") -> int:
     args = _parser(prog).parse_args(argv)
     tenants, users, days = SIZES[args.size]
+    users = max(2 * tenants, round(users * args.scale))
+    at_limit = AT_LIMIT.get(args.size, 0.0) * args.scale
     tenants = args.tenants if args.tenants is not None else tenants
     users = args.users if args.users is not None else users
     days = args.days if args.days is not None else days
@@ -49,6 +53,7 @@ def main(argv: list[str] | None = None, prog: str = "python -m generators") -> i
         tally = generate(
             args.out, seed=args.seed, tenants=tenants, users=users, days=days,
             start=args.start, dirty=args.dirty, noise=args.noise, progress=not args.no_progress,
+            at_limit=at_limit,
         )
     except (OutputDirError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -86,6 +86,7 @@ def generate(
     dirty: float = 0.0,
     noise: float = 0.0,
     progress: bool = False,
+    at_limit: float = 0.0,
 ) -> dict:
     """Writes a reproducible landing tree under out_dir and returns its tally (see README)."""
     if tenants < 1 or users < tenants or days < 1:
@@ -97,7 +98,9 @@ def generate(
     out_dir = Path(out_dir)
     prepare_out_dir(out_dir)
 
-    world = build_world(seed, tenants, users, days, start)
+    # One day's events are held at a time (simulated, placed, then handed to the writer),
+    # so memory follows the busiest day, not the period.
+    world = build_world(seed, tenants, users, days, start, at_limit)
     noisy = apply_noise(world, noise)
     sim = Simulator(world)
     faults = FaultInjector(seed, dirty, days, start, {t.tenant_id for t in world.tenants})
@@ -157,6 +160,7 @@ def generate(
         "params": {
             "seed": seed, "tenants": tenants, "users": users, "days": days,
             "start": start.isoformat(), "dirty": dirty, "noise": noise,
+            **({"at_limit": at_limit} if at_limit else {}),
         },
         "files": files,
         "accounts_files": accounts_files,

@@ -427,7 +427,15 @@ class Simulator:
         uprops = self._user_props(admin, t, plan)
         per_day = PLANS[plan].monthly_event_limit / 30.0
         level = 1.1 if t.surge[0] <= d < t.surge[1] else 0.1
-        n = int(per_day * level * r.uniform(0.92, 1.08))
+        spread = r.uniform(0.92, 1.08)
+        if t.at_limit:
+            # At the limit, not over it: the month's days share the limit evenly.
+            today = self.w.start + timedelta(days=d)
+            month_days = ((today.replace(day=28) + timedelta(days=4)).replace(day=1)
+                          - timedelta(days=1)).day
+            per_day = PLANS[plan].monthly_event_limit / month_days
+            level, spread = t.at_limit, r.uniform(0.97, 0.995)
+        n = int(per_day * level * spread)
         emit = self._emit
         rnd = r.random
         bits = r.getrandbits

@@ -101,6 +101,8 @@ class Tenant:
     v2_day: int
     heavy: bool = False
     surge: tuple[int, int] = (NEVER, NEVER)
+    # Share of the plan's monthly event limit sent as API traffic every day (0: none).
+    at_limit: float = 0.0
     churn_day: int = NEVER
     fade_days: int = 0
     # (day, plan, seats) sorted by day; the first entry is the state at creation
@@ -213,7 +215,9 @@ def _clamp_seats(plan: str, seats: int) -> int:
     return max(lo, min(cap if cap is not None else 300, seats))
 
 
-def build_world(seed: int, n_tenants: int, n_users: int, days: int, start: date) -> World:
+def build_world(
+    seed: int, n_tenants: int, n_users: int, days: int, start: date, at_limit: float = 0.0
+) -> World:
     r = random.Random(sub_seed(seed, "world"))
     fake = Faker("en_US")
 
@@ -270,6 +274,8 @@ def build_world(seed: int, n_tenants: int, n_users: int, days: int, start: date)
         tenants.append(t)
 
     _pick_heavy(tenants, days, start, r)
+    if at_limit > 0:
+        _pick_at_limit(tenants, days, at_limit)
     _pick_tenant_churn(tenants, days, r)
     for t in tenants:
         _plan_changes(t, days, r)
@@ -300,6 +306,20 @@ def _pick_heavy(tenants: list[Tenant], days: int, start: date, r: random.Random)
         t.heavy = True
         t.health = abs(t.health) + 0.5
         t.surge = months[-1 - k]
+
+
+def _pick_at_limit(tenants: list[Tenant], days: int, share: float) -> None:
+    # The xl preset's Enterprise customer: the largest Enterprise tenant that exists from
+    # day 0 sends API traffic at its plan's monthly limit all period (docs/scale-out.md).
+    # No random draws here, so the other presets' worlds stay as they were.
+    cands = [t for t in tenants if t.changes[0][1] == "enterprise" and t.created_day < 0
+             and not t.heavy]
+    if not cands:
+        raise ValueError("at_limit needs an Enterprise tenant: use more tenants")
+    t = max(cands, key=lambda t: (t.changes[0][2], -t.idx))
+    t.heavy = True  # keeps its plan (no plan changes) and never churns
+    t.surge = (0, days)
+    t.at_limit = share
 
 
 def _pick_tenant_churn(tenants: list[Tenant], days: int, r: random.Random) -> None:

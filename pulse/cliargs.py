@@ -58,6 +58,14 @@ def fraction(text: str) -> float:
     return value
 
 
+def positive_fraction(text: str) -> float:
+    """A share above 0, up to 1 (a scale factor: 0 would leave nothing)."""
+    value = fraction(text)
+    if value == 0.0:
+        raise argparse.ArgumentTypeError(f"{text} is not above 0: give a share in (0, 1]")
+    return value
+
+
 def hours(text: str) -> float:
     """A finite, non-negative number of hours, at most a year."""
     try:

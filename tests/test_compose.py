@@ -26,7 +26,9 @@ REPO = Path(__file__).resolve().parents[1]
 COMPOSE = REPO / "docker-compose.yml"
 
 AIRFLOW_SERVICES = ("airflow-init", "airflow-apiserver", "airflow-scheduler",
-                    "airflow-dag-processor")
+                    "airflow-dag-processor", "airflow-worker")
+# The Citus profile's PostgreSQL servers (docs/scale-out.md): the postgres image's variables.
+CITUS_SERVICES = ("citus-coordinator", "citus-worker-1", "citus-worker-2")
 # Runs `pulse metabase apply` once Metabase is healthy (the Airflow image, no Airflow).
 METABASE_APPLY = "metabase-apply"
 EXPECTED_SERVICES = ("postgres", *AIRFLOW_SERVICES, "metabase", METABASE_APPLY)
@@ -37,11 +39,14 @@ CONTAINER_REPO = "/opt/pulse"
 
 # Variables read not by Pulse or Airflow but by the image a service runs; each prefix is
 # allowed on its own service only, and only these names (a typo would be ignored silently).
-IMAGE_ENV_VARS: dict[str, tuple[str, frozenset[str]]] = {
-    # postgres:15 image's docker-entrypoint.sh (docs: hub.docker.com/_/postgres).
-    "POSTGRES_": ("postgres", frozenset({
+IMAGE_ENV_VARS: dict[str, tuple[str | tuple[str, ...], frozenset[str]]] = {
+    # postgres:15 image's docker-entrypoint.sh (docs: hub.docker.com/_/postgres); Citus'
+    # image is built on it.
+    "POSTGRES_": (("postgres", *CITUS_SERVICES), frozenset({
         "POSTGRES_USER", "POSTGRES_PASSWORD", "POSTGRES_DB", "POSTGRES_INITDB_ARGS",
     })),
+    # libpq's password variable, for psql in the one-shot that registers Citus' workers.
+    "PGPASSWORD": ("citus-setup", frozenset({"PGPASSWORD"})),
     # Metabase (docs: metabase.com/docs/latest/configuring-metabase/environment-variables).
     "MB_": ("metabase", frozenset({
         "MB_DB_TYPE", "MB_DB_HOST", "MB_DB_PORT", "MB_DB_DBNAME", "MB_DB_USER", "MB_DB_PASS",
@@ -365,8 +370,9 @@ def test_every_environment_variable_is_read_by_someone(compose):
                                     "option, not on the POSTGRES_/MB_ allow-list)")
                     continue
                 owner, allowed = IMAGE_ENV_VARS[prefix]
-                if name != owner:
-                    problems.append(f"{where}: {prefix}* variables belong on `{owner}` only")
+                owners = owner if isinstance(owner, tuple) else (owner,)
+                if name not in owners:
+                    problems.append(f"{where}: {prefix}* variables belong on {owners} only")
                 elif var not in allowed:
                     problems.append(f"{where}: not on the allow-list for {owner} in "
                                     "tests/test_compose.py (a typo? else add it there)")
@@ -439,8 +445,10 @@ def test_airflow_services_share_secrets_and_find_the_api_server(compose):
         problems.append("AIRFLOW__CORE__EXECUTION_API_SERVER_URL: must be "
                         "http://airflow-apiserver:<its container port>/execution/, got "
                         f"{url.geturl()!r}")
-    if envs["airflow-scheduler"].get("AIRFLOW__CORE__EXECUTOR") != "LocalExecutor":
-        problems.append("AIRFLOW__CORE__EXECUTOR: must be LocalExecutor")
+    # LocalExecutor unless the celery profile's AIRFLOW_EXECUTOR says otherwise.
+    if _interpolate(envs["airflow-scheduler"].get("AIRFLOW__CORE__EXECUTOR", "")) \
+            != "LocalExecutor":
+        problems.append("AIRFLOW__CORE__EXECUTOR: must default to LocalExecutor")
     assert not problems, "\n".join(problems)
 
 

@@ -382,3 +382,33 @@ def test_cli_refuses_foreign_folder_and_reruns_cleanly(
     assert not any("2026-01-11" in name or "2026-01-12" in name for name in first)
     assert main(args) == 0
     assert tree(out) == first
+
+
+def test_at_limit_tenant_sends_its_plans_monthly_limit(tmp_path: Path) -> None:
+    """The xl preset's Enterprise customer (docs/scale-out.md), shrunk: at a share of its
+    plan's monthly limit every day, spread over the month's days, never over the limit."""
+    from generators import size_params
+    from generators.catalog import PLANS
+
+    share = 0.002  # 20,000 events a month
+    tally = generate(tmp_path / "out", seed=3, tenants=20, users=120, days=3,
+                     start=date(2026, 1, 1), at_limit=share)
+    assert tally["params"]["at_limit"] == share
+    per_tenant: Counter[str] = Counter()
+    plans: dict[str, str] = {}
+    for path in sorted((tmp_path / "out" / "events").glob("dt=*/*.ndjson.gz")):
+        with gzip.open(path) as fh:
+            for line in fh:
+                ev = orjson.loads(line)
+                if ev.get("event_name") == "api.request_completed":
+                    per_tenant[ev["tenant_id"]] += 1
+    with gzip.open(tmp_path / "out" / "accounts" / "dt=2026-01-01" / "accounts.ndjson.gz") as fh:
+        for line in fh:
+            row = orjson.loads(line)
+            plans[row["tenant_id"]] = row["plan"]
+    tenant, api_events = per_tenant.most_common(1)[0]
+    assert plans[tenant] == "enterprise"
+    limit_3_days = PLANS["enterprise"].monthly_event_limit * share * 3 / 31
+    assert 0.95 * limit_3_days <= api_events <= limit_3_days
+    assert size_params("xl", 0.05) == {"tenants": 200, "users": 2000, "days": 31,
+                                       "at_limit": 0.05}

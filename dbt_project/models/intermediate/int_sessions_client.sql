@@ -8,7 +8,7 @@
         unique_key='session_key',
         incremental_strategy='delete+insert',
         indexes=[
-            {'columns': ['session_key'], 'unique': True},
+            {'columns': ['tenant_id', 'session_key'], 'unique': True},
             {'columns': ['_updated_at']},
         ],
         post_hook="{{ analytics_consent_post_hook('started_at') }}",

@@ -12,7 +12,7 @@
         unique_key=['tenant_id', 'user_id'],
         incremental_strategy='delete+insert',
         indexes=[
-            {'columns': ['session_key'], 'unique': True},
+            {'columns': ['tenant_id', 'session_key'], 'unique': True},
             {'columns': ['tenant_id', 'user_id']},
             {'columns': ['_updated_at']},
         ],

@@ -1,13 +1,7 @@
 {#-
-<<<<<<< ours
-  Every consent choice of every user, one row per purpose (docs/privacy.md,
-  data_processing_consent flags: analytics_tracking, behavioral_analysis,
-  marketing_attribution, ml_predictions): the choice at signup and each
-=======
   Every consent choice of every user, one row per purpose (the data_processing_consent
   flags: analytics_tracking, behavioral_analysis, marketing_attribution, ml_predictions):
   the settings in the application's users export, the choice at signup and each
->>>>>>> theirs
   user.consent_updated event, each valid until the next choice for the same purpose.
 
   The users export is the authoritative source (docs/privacy.md "Consent"): it covers
