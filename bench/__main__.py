@@ -442,7 +442,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
 
     # The webhooks section needs no data set.
-    landing, tally = _dataset(args.size, args.seed, args.noise) if args.only != "webhooks" else (None, {})
+    landing, tally = (_dataset(args.size, args.seed, args.noise) if args.only != "webhooks"
+                      else (None, {}))
     if args.only in (None, "loader"):
         record("loader", bench_loader(landing, args.repeat))
     status = 0
