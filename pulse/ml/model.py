@@ -12,7 +12,7 @@ import pandas as pd
 
 from pulse.ml.features import matrix
 
-RISK_BANDS = ((0.7, "high"), (0.3, "medium"))  # seed 000: > 0.7 high, > 0.3 medium
+RISK_BANDS = ((0.7, "high"), (0.3, "medium"))  # docs/scoring.md: > 0.7 high, > 0.3 medium
 # a consenting user outside the trained population (not active in the last 30 days)
 INACTIVE = "inactive"
 TOP_FACTORS = 3

@@ -144,7 +144,7 @@ def claim(conn, endpoint_id: str, now: datetime, settings: WebhookSettings,
 
 def _event(message_id: str, event_type: str, tenant_id: str, user_id: str | None,
            announced_on: Any, created_at: datetime, payload: dict) -> dict[str, Any]:
-    # The envelope of one event inside a batch (seed 000's webhook payload, trimmed).
+    # The envelope of one event inside a batch (docs/delivery.md's webhook payload, trimmed).
     return {"id": message_id, "type": event_type, "tenant_id": tenant_id,
             "user_id": user_id, "day": announced_on.isoformat(),
             "created_at": created_at.isoformat(), "data": payload}

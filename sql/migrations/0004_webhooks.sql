@@ -2,7 +2,7 @@
 --
 -- A message is one event for one tenant (stable id, chosen by dbt's
 -- marts.webhook_announcements). The outbox holds one row per message and endpoint: its
--- delivery status (seed 000's DeliveryTracking), the batch that carries it (the
+-- delivery status (docs/delivery.md, delivery tracking), the batch that carries it (the
 -- `webhook-id` of the request, kept across retries), attempts, the next attempt time and
 -- the lease of the worker sending it. Secrets live in their own table, which no log, mart
 -- or listing reads.

@@ -59,8 +59,8 @@ create index events_batch_brin on raw.events using brin (batch_id);
 -- Every month the existing rows cover, then the rows themselves.
 select raw.ensure_events_partition(m::date)
 from (select distinct date_trunc('month', event_ts at time zone 'UTC') as m
-      from raw.events_unpartitioned) months;
-insert into raw.events select * from raw.events_unpartitioned;
+      from raw.events_unpartitioned) as months;
+insert into raw.events select * from raw.events_unpartitioned;  -- noqa: AM04
 drop table raw.events_unpartitioned;
 
 do $grants$

@@ -1,5 +1,5 @@
 {#-
-  How the churn scores turned out (seed 000's "churn prediction accuracy"): per scoring
+  How the churn scores turned out (docs/scoring.md, "churn prediction accuracy"): per scoring
   day, model version and risk band, the users scored, how many were not active in the 30
   days after the scoring day, and the precision (churned / predicted). The outcome columns
   are null until those 30 days are all loaded. Reads ml.ml_features, written by pulse.ml;

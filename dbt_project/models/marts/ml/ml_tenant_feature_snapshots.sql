@@ -224,14 +224,14 @@ outcomes as (
         f.snapshot_date,
         f.snapshot_date + {{ horizon }} <= x.last_export_date as horizon_known,
         f.snapshot_date + {{ revenue_days }} <= x.last_export_date as revenue_known,
-        exists (
+        exists (  -- noqa: LT01, LT06
             select 1 from plans as later
             where later.tenant_id = f.tenant_id
                 and later.valid_from > f.snapshot_date
                 and later.valid_from <= f.snapshot_date + {{ horizon }}
                 and (later.status = 'churned' or later.mrr < f.mrr)
         ) as lost_revenue,
-        exists (
+        exists (  -- noqa: LT01, LT06
             select 1 from plans as later
             where later.tenant_id = f.tenant_id
                 and later.valid_from > f.snapshot_date
