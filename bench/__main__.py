@@ -466,8 +466,7 @@ def main(argv: list[str] | None = None) -> int:
             ml = bench_ml(landing, tally, _reset, _dbt)
             record("ml", ml)
             quality = results.setdefault("ml_quality", {})
-            quality[dataset_key(args.size, args.seed, args.noise)] = ml_quality(
-                ml["train"], tally)
+            quality[dataset_key(args.size, args.seed, args.noise)] = ml_quality(ml, tally)
             out.write_text(json.dumps(results, indent=2))
         except DbtFailed as exc:
             print(f"\n{exc}", file=sys.stderr)

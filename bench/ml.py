@@ -20,9 +20,10 @@ SCORED_USERS = 100_000
 DEVELOPMENT_SEED = 42
 
 
-def ml_quality(train_metrics: dict, tally: dict) -> dict:
+def ml_quality(ml: dict, tally: dict) -> dict:
     """The validation figures of every scorer the training reports (the model and each
     baseline: any entry with a ROC AUC), with the data set's parameters."""
+    train_metrics = ml["train"]
     scorers = {
         name: {k: v for k, v in figures.items() if k != "calibration"}
         for name, figures in train_metrics.items()
@@ -31,7 +32,28 @@ def ml_quality(train_metrics: dict, tally: dict) -> dict:
     params = tally.get("params", {})
     return {"data": {k: params.get(k) for k in ("seed", "tenants", "users", "days", "noise")},
             "unseen_seed": params.get("seed") != DEVELOPMENT_SEED,
-            "training": train_metrics.get("training"), "scorers": scorers}
+            "training": train_metrics.get("training"), "scorers": scorers,
+            "evaluation": ml.get("evaluation"), "status": ml.get("status"),
+            "reason": ml.get("reason"), "tenant": ml.get("tenant")}
+
+
+def _tenant_model() -> dict:
+    """The tenant churn model on the same data: its validation against the baselines,
+    the gate's decision, the upgrade propensity's check and the LTV backtest."""
+    from pulse.ml import tenant
+    from pulse.ml.tenant import NotEnoughHistory
+
+    t = time.perf_counter()
+    try:
+        trained = tenant.train()
+    except NotEnoughHistory as exc:
+        print(f"  tenant model: not trained ({exc})", flush=True)
+        return {"trained": False, "reason": str(exc)}
+    m = trained["metrics"]
+    print(f"  tenant model: {time.perf_counter() - t:.1f}s; {m['reason']}", flush=True)
+    return {"trained": True, "seconds": time.perf_counter() - t, "status": m["status"],
+            "reason": m["reason"], "training": m["training"], "evaluation": m["evaluation"],
+            "propensities": m["propensities"], "ltv_backtest": m["ltv_backtest"]}
 
 
 def bench_ml(landing: Path, tally: dict, reset, dbt) -> dict:
@@ -78,7 +100,10 @@ def bench_ml(landing: Path, tally: dict, reset, dbt) -> dict:
     print(f"  ratios to the dbt build: training {train_s / build['seconds']:.2f}, "
           f"scoring 100k {predict_s / build['seconds']:.2f}, nightly scoring "
           f"{nightly_s / build['seconds']:.2f}")
-    return {"dbt_build_s": build["seconds"], "train_s": train_s, "train": m,
+    tenant = _tenant_model()
+    return {"tenant": tenant, "evaluation": trained["evaluation"],
+            "status": trained["status"], "reason": trained["reason"],
+            "dbt_build_s": build["seconds"], "train_s": train_s, "train": m,
             "scored_users": SCORED_USERS, "score_100k_s": predict_s, "users_per_s": per_s,
             "nightly_score_s": nightly_s, "nightly_users": nightly["users_scored"],
             "train_vs_dbt": train_s / build["seconds"],
