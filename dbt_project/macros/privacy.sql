@@ -59,3 +59,30 @@
 {% macro consent_precedence(chosen_by) -%}
     case {{ chosen_by }} when 'signup' then 0 when 'consent_updated' then 1 else 2 end
 {%- endmacro %}
+
+{#- A post-hook for ml_user_feature_snapshots, which is incremental by snapshot day: a
+    consent choice changes no activity, so the days it covers are not recomputed, yet it
+    must reach the snapshots already built (a withdrawal from the users export, or one
+    that arrived late). Sets each row's consent to what ml_user_consent_periods says for
+    its day, as a full refresh would; writes only the rows that differ. -#}
+{% macro ml_consent_post_hook() -%}
+    update {{ this }} as snap
+    set consent_ml_predictions = fresh.consent_ml_predictions
+    from (
+        select
+            built.tenant_id,
+            built.user_id,
+            built.snapshot_date,
+            coalesce(period.consent_ml_predictions, false) as consent_ml_predictions
+        from {{ this }} as built
+        left join (select * from {{ ref('ml_user_consent_periods') }}) as period
+            on built.tenant_id = period.tenant_id
+            and built.user_id = period.user_id
+            and built.snapshot_date >= period.valid_from
+            and (period.valid_to is null or built.snapshot_date < period.valid_to)
+    ) as fresh
+    where snap.tenant_id = fresh.tenant_id
+        and snap.user_id = fresh.user_id
+        and snap.snapshot_date = fresh.snapshot_date
+        and snap.consent_ml_predictions is distinct from fresh.consent_ml_predictions
+{%- endmacro %}

@@ -24,6 +24,7 @@
             {'columns': ['snapshot_date']},
             {'columns': ['tenant_id', 'user_id', 'snapshot_date'], 'unique': True},
         ],
+        post_hook="{{ ml_consent_post_hook() }}",
     )
 }}
 {%- set s = health_settings() -%}
