@@ -125,6 +125,7 @@ def test_cli_lists_every_card_with_its_sql_and_refuses_bad_arguments():
 @marks("dbt_build")
 def built(warehouse_db, tmp_path_factory):
     """Loaded, built, gated, scored and delivered: every card has rows."""
+    from pulse.ml import tenant, tenant_score
     from pulse.ml.registry import Ranges
     from pulse.ml.score import score_day
     from pulse.ml.train import train
@@ -145,6 +146,10 @@ def built(warehouse_db, tmp_path_factory):
         train(ranges=Ranges(date(2026, 1, 8), date(2026, 1, 24), date(2026, 1, 26),
                             date(2026, 2, 3), data_through=LAST), params={"max_iter": 40})
         assert score_day(LAST)["status"] == "scored"
+        # the tenant model (not validated on this little history: the calibrated rule
+        # scores, as on the demo)
+        tenant.train()
+        assert tenant_score.score_day(LAST)["status"] == "scored"
         dbt_build("--select", "marts.ml", env=env)
         secret = signing.new_secret()
         with Receiver([secret.reveal()]) as rx:
