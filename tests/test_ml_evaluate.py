@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 from sklearn.metrics import average_precision_score, roc_auc_score
 
+from pulse.ml import evaluate as E
 from pulse.ml.evaluate import evaluate, promote
 
 
@@ -78,3 +79,27 @@ def test_bad_input_is_refused() -> None:
         evaluate(y, {"model": good}, users)
     with pytest.raises(ValueError, match="one class"):
         evaluate(np.zeros_like(y), {"model": good, "b": weak}, users)
+
+
+def test_lead_time_counts_warnings_on_the_days_before_the_churn() -> None:
+    import pandas as pd
+
+    days = pd.date_range("2026-03-01", "2026-03-31")
+    n = len(days)
+    churn = pd.Timestamp("2026-03-21")  # last active on the 20th
+    # a: flagged from the 16th (while still active, labelled "not churned"): 5 days early;
+    # b: flagged only from the 24th, once silent; c: never flagged; d: flagged early on
+    # the 2nd, outside the 10-day window before its churn, then not again
+    p = {"a": [0.9 if d >= pd.Timestamp("2026-03-16") else 0.1 for d in days],
+         "b": [0.9 if d >= pd.Timestamp("2026-03-24") else 0.1 for d in days],
+         "c": [0.1] * n,
+         "d": [0.9 if d == pd.Timestamp("2026-03-02") else 0.1 for d in days]}
+    groups, day_col, churn_col, scores = [], [], [], []
+    for g, ps in p.items():
+        groups += [g] * n
+        day_col += list(days)
+        churn_col += [churn if d >= churn - pd.Timedelta(days=1) else pd.NaT for d in days]
+        scores += ps
+    out = E.lead_time(groups, day_col, churn_col, scores, threshold=0.7, window_days=10)
+    assert (out["churned"], out["flagged"], out["flagged_before_churn"]) == (4, 2, 1)
+    assert out["median_days"] == 1.0  # the median of +5 and -3

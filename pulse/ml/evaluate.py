@@ -148,24 +148,27 @@ def promote(evaluation: Mapping[str, Any], *, min_lower_bound: float = 0.0) -> t
 
 
 def lead_time(groups: Any, days: Any, churn_day: Any, p: Any, *,
-              threshold: float) -> dict:
-    """How early a score warned: per churned group (user or tenant), days from its first
-    score above `threshold` to its churn day (positive: warned before). Rows are one group
-    and day each; `churn_day` is the group's churn day on its rows (NaT for groups that
-    did not churn). Only what the rows cover counts: a group first flagged before them is
-    counted from their first day."""
+              threshold: float, window_days: int = 30) -> dict:
+    """How early a score warned: per group (user or tenant) that churned on the rows, days
+    from its first score above `threshold` on any of its rows from `window_days` before
+    its churn day on, to its churn day (positive: warned before the churn; 0 or less:
+    flagged only once silent). `churn_day` is the group's churn day on its churned rows
+    (NaT elsewhere); the group's earlier rows, labelled "not churned" because it was
+    still active, are where an early warning shows. Only what the rows cover counts."""
     import pandas as pd
 
     frame = pd.DataFrame({"g": np.asarray(groups), "day": pd.to_datetime(np.asarray(days)),
                           "churn": pd.to_datetime(np.asarray(churn_day)),
                           "flag": np.asarray(p, dtype=float) > threshold})
-    churned = frame.loc[frame["churn"].notna()]
-    per = churned.groupby("g").agg(churn=("churn", "min"))
-    first = churned.loc[churned["flag"]].groupby("g")["day"].min()
-    per = per.join(first.rename("first_flag"), how="left")
+    per = frame.loc[frame["churn"].notna()].groupby("g")[["churn"]].min()
+    rows = frame.drop(columns="churn").join(per, on="g", how="inner")
+    near = rows.loc[rows["flag"]
+                    & (rows["day"] >= rows["churn"] - pd.Timedelta(days=window_days))]
+    per = per.join(near.groupby("g")["day"].min().rename("first_flag"), how="left")
     flagged = per.loc[per["first_flag"].notna()]
     lead = (flagged["churn"] - flagged["first_flag"]).dt.days.to_numpy(dtype=float)
-    out: dict = {"threshold": threshold, "churned": len(per), "flagged": len(flagged),
+    out: dict = {"threshold": threshold, "window_days": window_days, "churned": len(per),
+                 "flagged": len(flagged),
                  "flagged_share": round(len(flagged) / len(per), 4) if len(per) else None}
     if len(lead):
         q25, q50, q75 = np.percentile(lead, [25, 50, 75])

@@ -255,7 +255,8 @@ def train(as_of: date | None = None, ranges: Ranges | None = None,
                   if len(np.unique(y_val[recent])) == 2 else None)
     churn_day = _churn_day(val_set)
     lead = {name: E.lead_time(_groups(val_set), val_set["snapshot_date"], churn_day, s,
-                              threshold=HIGH_RISK) for name, s in scores.items()}
+                              threshold=HIGH_RISK, window_days=F.HORIZON_DAYS)
+            for name, s in scores.items()}
     backtest = _backtest(labelled, ranges, params, seed, features)
     promoted, reason = E.promote(evaluation, min_lower_bound=threshold)
 
