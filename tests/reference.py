@@ -24,6 +24,15 @@ def _files(landing: Path, kind: str, through: date | None):
             yield path
 
 
+def users_exports(landing: Path, through: date | None = None) -> list[dict]:
+    """Every line of the users exports (the application's user settings) up to `through`."""
+    rows = []
+    for path in _files(landing, "users", through):
+        with gzip.open(path, "rt", encoding="utf-8") as fh:
+            rows.extend(json.loads(line) for line in fh)
+    return rows
+
+
 def known_tenants(landing: Path, through: date | None = None) -> set[str]:
     tenants = set()
     for path in _files(landing, "accounts", through):

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import os
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 
 import numpy as np
 import pandas as pd
@@ -152,20 +152,30 @@ def test_scoring_writes_every_consenting_user_once(ml_warehouse, trained):
 
 
 def _consenting_users(landing, day: date) -> set[tuple[str, str]]:
-    """From the landing files, independently of dbt: users seen by `day` whose latest
-    ML consent (at signup or updated) up to `day` is yes."""
-    latest: dict[tuple[str, str], tuple[str, bool]] = {}
+    """From the landing files, independently of dbt: users seen in the events by `day`
+    whose latest ML consent up to the end of `day` is yes. Choices come from the users
+    export (authoritative: at the same instant it wins), the signup and consent updates."""
+    latest: dict[tuple[str, str], tuple[datetime, int, bool]] = {}
     seen: set[tuple[str, str]] = set()
+
+    def choose(key, at: str, rank: int, ml: bool) -> None:
+        when = datetime.fromisoformat(at.replace("Z", "+00:00"))
+        if when.date() <= day and (key not in latest or (when, rank) > latest[key][:2]):
+            latest[key] = (when, rank, ml)
+
     for ev in reference.events(landing, through=day).values():
         key = (ev["tenant_id"], ev["user_id"])
         if reference.event_day(ev) > day:
             continue
         seen.add(key)
         consent = (ev.get("properties") or {}).get("consent")
-        is_choice = ev["event_name"] in ("user.signed_up", "user.consent_updated")
-        if is_choice and consent and (key not in latest or ev["timestamp"] > latest[key][0]):
-            latest[key] = (ev["timestamp"], consent["ml_predictions"])
-    return {k for k in seen if k in latest and latest[k][1]}
+        rank = {"user.signed_up": 0, "user.consent_updated": 1}.get(ev["event_name"])
+        if rank is not None and consent:
+            choose(key, ev["timestamp"], rank, consent["ml_predictions"])
+    for row in reference.users_exports(landing, through=day):
+        choose((row["tenant_id"], row["user_id"]), row["consent_updated_at"], 2,
+               row["consent"]["ml_predictions"])
+    return {k for k in seen if k in latest and latest[k][2]}
 
 
 def test_scoring_a_day_twice_leaves_the_same_rows(trained):
@@ -189,7 +199,9 @@ def test_reloading_the_artifact_reproduces_the_scores(trained):
     frame = frame.loc[frame["consent_ml_predictions"]].reset_index(drop=True)
     again = predict(registry.load(version), frame, F.adoption([SCORE_DAY]))
     again = again.sort_values(["tenant_id", "user_id"]).reset_index(drop=True)
-    np.testing.assert_array_equal(stored["p"].to_numpy(), again["churn_probability"].to_numpy())
+    # inactive users have no probability: NULL stored, None predicted, NaN both here
+    np.testing.assert_array_equal(stored["p"].to_numpy(dtype=float),
+                                  again["churn_probability"].to_numpy(dtype=float))
     np.testing.assert_array_equal(stored["ltv"].to_numpy(), again["ltv_prediction"].to_numpy())
     assert stored["props"].tolist() == again["propensity_scores"].tolist()
     assert stored["factors"].tolist() == again["top_factors"].tolist()
@@ -235,8 +247,10 @@ def test_prediction_accuracy_mart_counts_outcomes(ml_warehouse, trained):
               env=ml_warehouse["env"])
     rows = query("select risk_band, predicted_users, churned_users, precision, outcome_known "
                  "from marts.ml_prediction_accuracy where scored_at = %s", (SCORE_DAY,))
+    # the scored population: users with a probability, not the inactive ones
     assert sum(r[1] for r in rows) == scalar(
-        "select count(*) from ml.ml_features where scored_at = %s", (SCORE_DAY,))
+        "select count(*) from ml.ml_features where scored_at = %s"
+        " and risk_band <> 'inactive'", (SCORE_DAY,))
     # 2026-02-20 + 30 days is not loaded yet: outcomes unknown, not zero
     assert all(r[4] is False and r[2] is None and r[3] is None for r in rows)
     assert scalar("select sum(scored_users) from marts.ml_tenant_ltv where scored_at = %s",
@@ -246,7 +260,8 @@ def test_prediction_accuracy_mart_counts_outcomes(ml_warehouse, trained):
     active = reference.active_days(reference.counted(reference.events(ml_warehouse["landing"])))
     expected: dict[str, list[int]] = {}
     for tenant, user, band in query("select tenant_id, user_id, risk_band from ml.ml_features "
-                                    "where scored_at = %s", (known_day,)):
+                                    "where scored_at = %s and risk_band <> 'inactive'",
+                                    (known_day,)):
         churned = not any(known_day < d <= known_day + timedelta(days=30)
                           for d in active.get((tenant, user), ()))
         counts = expected.setdefault(band, [0, 0])
@@ -261,7 +276,7 @@ def test_prediction_accuracy_mart_counts_outcomes(ml_warehouse, trained):
 
 def test_cli_report_and_score(ml_warehouse, trained):
     out = pulse_cli("ml", "report").stdout
-    assert "rule_based_health_score" in out and "ROC AUC" in out
+    assert "rule_calibrated" in out and "recency" in out and "ROC AUC" in out
     out = pulse_cli("ml", "score", "--day", SCORE_DAY.isoformat(),
                     "--model-version", trained["model_version"]).stdout
     assert json.loads(out)["status"] == "scored"
@@ -394,13 +409,15 @@ def test_the_calibrated_rule_is_served_while_no_model_passed(empty_registry):
     assert worse["status"] == "rejected"
     assert scalar("select model_version from ml.model_registry where is_current") == \
         registry.RULE_BASELINE
-    result = score_day(SCORE_DAY)
+    # the rule baseline knows the data through LAST: it serves that night on (a night
+    # before it is left to the models of then)
+    result = score_day(LAST)
     assert result["model_version"] == registry.RULE_BASELINE
     rows = query("select model_version, churn_probability, top_factors from ml.ml_features "
-                 "where scored_at = %s and risk_band <> 'inactive'", (SCORE_DAY,))
+                 "where scored_at = %s and risk_band <> 'inactive'", (LAST,))
     assert rows and all(v == registry.RULE_BASELINE and f == [] for v, _p, f in rows)
     # the calibrated rule, not the raw one: probabilities spread, not (100 - health) / 100
-    frame = F.snapshots([SCORE_DAY])
+    frame = F.snapshots([LAST])
     assert len({round(p, 6) for _v, p, _f in rows}) > 5
     model = registry.load(registry.RULE_BASELINE)
     scored = frame.loc[frame["is_active_customer"] & frame["consent_ml_predictions"]]
