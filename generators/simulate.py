@@ -3,6 +3,10 @@
 This is the hot path (millions of events): events are plain dicts that share their
 per-user and per-session parts (user_properties, attribution) instead of copying them,
 and all randomness comes from one random.Random so the stream is reproducible.
+
+Over 300 lines on purpose: one class plays a day, and its per-user and per-session state
+is shared by every event kind; the hot loop stays in one place to keep it fast and the
+random stream in one order.
 """
 
 from __future__ import annotations

@@ -4,6 +4,11 @@ Everything here is decided before any event is written, so the event stream (sim
 only has to play the plan out day by day. Churn is drawn from a hazard that depends on
 traits the events later reveal (engagement, activation, feature breadth, support tickets,
 plan, tenant health), which is what makes it learnable downstream.
+
+Over 300 lines on purpose: the plan of the whole simulated world (tenants, plans and
+their history, users and the traits churn depends on) is drawn from one random stream in
+one order; split, the draws' order (and every seed's output) would be easy to change
+by accident.
 """
 
 from __future__ import annotations

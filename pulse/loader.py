@@ -14,6 +14,11 @@ Landing layout (written by generators/ or by the collector):
     <landing>/events/dt=YYYY-MM-DD/*.ndjson.gz
     <landing>/accounts/dt=YYYY-MM-DD/*.ndjson.gz
     <landing>/users/dt=YYYY-MM-DD/*.ndjson.gz
+
+Over 300 lines on purpose: a file's load is one transaction (COPY, holds, quarantine,
+ledger row) and the run around it (the order of decisions, the advisory lock, the
+parallel jobs that still decide in load order) must be read together to see why nothing
+is lost or loaded twice; the judging of lines is apart, in pulse.lines.
 """
 
 from __future__ import annotations

@@ -17,6 +17,9 @@ more, answering 400 with `{"errors": {field: message}}` as Metabase does:
 
     with MetabaseStandin(admin=("admin@x", "pw1")) as mb:   # admin=None: not set up yet
         ...  mb.url, mb.requests (method, path), mb.cards, mb.dashboards
+
+Over 300 lines on purpose: the part of Metabase's REST API the client uses, written from
+Metabase's API documentation, in one server so the tests start it once.
 """
 
 from __future__ import annotations

@@ -5,6 +5,9 @@ tests read the file and make sure it can only be wrong in ways Docker itself wou
 you about (an image that fails to pull, a port already taken), not in silent ones (an
 environment variable nobody reads, a mount of a folder that does not exist, a dbt run
 that talks to some other warehouse).
+
+Over 300 lines on purpose: one static check of docker-compose.yml per concern, all
+reading the same parsed file; Docker cannot run here (README "Docker").
 """
 
 from __future__ import annotations

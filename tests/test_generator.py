@@ -1,6 +1,9 @@
 """The synthetic data generator: reproducibility, the event contract, dirty-mode bookkeeping.
 
 Everything runs on tiny or small sizes and needs no database.
+
+Over 300 lines on purpose: the generator's properties share one generated data set per
+module (generating it is the slow part).
 """
 
 from __future__ import annotations

@@ -3,6 +3,9 @@ PostgreSQL refuses, blank and huge lines, generated garbage, SIGKILLs, concurren
 and a tenant whose events arrive before its first accounts export (docs/loading.md).
 
 Real PostgreSQL, the real loader, the real `pulse load` CLI in subprocesses, real dbt.
+
+Over 300 lines on purpose: each robustness item (killed loaders, concurrent loaders,
+every kind of bad line) shares this module's landing helpers.
 """
 
 from __future__ import annotations

@@ -3,6 +3,9 @@
 One small generated data set (64 days) is loaded and built once for the module; the leak
 test builds the warehouse a first time with the landing files through a day T only, so
 its snapshot of T can be compared with the one built from everything.
+
+Over 300 lines on purpose: the tests share one module-scoped warehouse that is loaded,
+built and trained once (minutes); split, each part would build its own.
 """
 
 from __future__ import annotations

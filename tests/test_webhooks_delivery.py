@@ -2,6 +2,10 @@
 the `standardwebhooks` library, and a real warehouse.
 
 Retries are made due by running the deliverer with a clock set later, never by sleeping.
+
+Over 300 lines on purpose: the delivery tests share the module's settings and helpers
+(other test modules import them too); each checks one delivery guarantee against a real
+HTTP receiver.
 """
 
 from __future__ import annotations

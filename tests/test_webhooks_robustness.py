@@ -7,6 +7,9 @@ resolver the URL guard takes as a parameter (`resolve=`), never through /etc/hos
 DNS: the names stay fictional, nothing global changes, and the resolver records the
 (ASCII) names it was asked for. `*.localhost` was not used: whether a system resolver maps
 subdomains of localhost depends on the machine (systemd-resolved does, plain glibc not).
+
+Over 300 lines on purpose: each bad input (URLs, secrets, receivers that misbehave) is a
+short test sharing the module's helpers (a stand-in resolver, endpoint registration).
 """
 
 from __future__ import annotations

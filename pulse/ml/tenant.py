@@ -8,6 +8,9 @@ ending a horizon before the validation range starts. The figures come from
 `pulse.ml.evaluate` (bootstrap resampling tenants), the gate from its `promote`; a
 rejected model is registered but never current, and scoring then serves the rule score
 calibrated on the labelled rows as `rule-baseline` (docs/scoring.md "Tenant churn").
+
+Over 300 lines on purpose: the tenant model's training, validation, gate, LTV backtest and
+registry entry are one procedure over one frame; scoring is apart (tenant_score.py).
 """
 
 from __future__ import annotations

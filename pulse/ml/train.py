@@ -4,6 +4,10 @@ Never a random split: the model trains on snapshot days of one range and is vali
 a later range. The training range ends so that its labels' 30-day windows close before
 the validation range begins (a purge of `HORIZON_DAYS`), so a model validated on day V
 knew nothing that happened after V, exactly like a model trained on night V.
+
+Over 300 lines on purpose: the time ranges, the fit, the evaluation against the
+baselines, the backtest and the refit are one procedure whose order is the guarantee
+against leakage; the arithmetic is apart (pulse.ml.evaluate).
 """
 
 from __future__ import annotations

@@ -13,6 +13,9 @@ verified for one name is never reused for another on the same address. Whatever 
 wrong in one endpoint's delivery is that attempt's recorded error, never the run's. A run
 stops claiming after PULSE_WEBHOOK_MAX_RUN_SECONDS and gives back what it claimed but
 did not send.
+
+Over 300 lines on purpose: the claim, the send under one deadline and the recording of
+the outcome share one endpoint worker, whose order is the at-least-once guarantee.
 """
 
 from __future__ import annotations
