@@ -53,6 +53,9 @@ ENV_VARS: dict[str, str] = {
     "PULSE_WEBHOOK_ALLOW_NETWORKS": "comma-separated CIDRs webhooks may reach although they "
     "are private/loopback (default: none; tests allow 127.0.0.0/8)",
     "PULSE_WEBHOOK_ALLOW_HTTP": "1 to allow plain-http webhook URLs (default: https only)",
+    "PULSE_WEBHOOK_AT_RISK_THRESHOLD": "churn probability above which a user.at_risk webhook "
+    "is announced, read by dbt when it builds marts.webhook_announcements (default: dbt var "
+    "webhook_at_risk_threshold, 0.7)",
     "PULSE_WEBHOOK_RETRY_SCHEDULE": "seconds before each retry, comma-separated (default: "
     "5,300,1800,7200,18000,36000,36000)",
     "PULSE_WEBHOOK_TIMEOUT": "seconds a webhook request may take in all, connecting to "

@@ -5,7 +5,9 @@
   fill_outbox reads this view after scoring, so the day's scores are seen when they exist.
 -#}
 {{ config(materialized='view') }}
-{%- set threshold = var('webhook_at_risk_threshold') -%}
+{#- a deployment may set its own threshold without editing the project -#}
+{%- set threshold = env_var('PULSE_WEBHOOK_AT_RISK_THRESHOLD',
+                            var('webhook_at_risk_threshold') | string) | float -%}
 
 with
 
