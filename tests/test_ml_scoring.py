@@ -455,7 +455,10 @@ def test_only_recently_active_users_are_scored(ml_warehouse, trained):
 
 def test_report_json_per_model_kind(ml_warehouse, trained):
     doc = json.loads(pulse_cli("ml", "report", "--json").stdout)
-    (m,) = doc["models"]
+    # one entry per model kind (pulse_train, if a test ran it, adds the tenant model's)
+    kinds = [m["model_kind"] for m in doc["models"]]
+    assert len(kinds) == len(set(kinds)) and "user_churn" in kinds
+    (m,) = [m for m in doc["models"] if m["model_kind"] == "user_churn"]
     assert {"model_kind", "model_version", "status", "reason", "serving", "validation",
             "slice_active_last_7_days", "lead_time", "backtest", "refit", "environment",
             "training_fingerprint", "artifact_path", "gate"} <= set(m)
