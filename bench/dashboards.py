@@ -27,6 +27,7 @@ def _percentile(values: list[float], q: float) -> float:
 def bench_dashboards(landing: Path, tally: dict, reset, dbt) -> dict:
     from pulse.dashboards import load_dashboards
     from pulse.dashboards.run import Filters, analyst_session, run_card
+    from pulse.ml import tenant, tenant_score
     from pulse.ml.score import score_day
     from pulse.ml.train import train
     from pulse.quality import gate, suites
@@ -39,6 +40,8 @@ def bench_dashboards(landing: Path, tally: dict, reset, dbt) -> dict:
     try:
         train(as_of=last)
         score_day(last)
+        tenant.train(as_of=last)
+        tenant_score.score_day(last)
         dbt("build", "--select", "marts.ml")
     except Exception as exc:  # a data set too short to train still times every other card
         print(f"  no scores ({exc}); the ML cards time empty queries", flush=True)

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from pulse.dagtest import run_dag_test
+from pulse.ml import registry
 from pulse.webhooks.demo_receiver import DEMO_ENDPOINT_ID
 from tests.conftest import pulse_cli, query
 
@@ -100,8 +101,12 @@ def test_demo_twice_scores_delivers_and_leaves_the_same_warehouse(clean_warehous
 
     # the nightly run for the last day scored every consenting user with the trained model
     last_day = query("select max(partition_date) from raw.load_ledger")[0][0]
-    (model, data_through), = query("select model_version, data_through from ml.model_registry")
-    assert (last_day - data_through).days == 1
+    # the scorer current that night: the model if it passed the gate, else the calibrated
+    # rule score registered beside it (docs/evaluation.md)
+    model = registry.current_on(last_day)
+    (data_through, status), = query("select data_through, status from ml.model_registry"
+                                    " where model_version = %s", (model,))
+    assert (last_day - data_through).days == 1 and status in ("promoted", "baseline")
     scored = query("select scored_at, model_version, count(*) from ml.ml_features "
                    "group by 1, 2")
     assert [(d, m) for d, m, _ in scored] == [(last_day, model)] and scored[0][2] > 0
