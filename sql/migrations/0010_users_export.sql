@@ -16,3 +16,12 @@ create table raw.users (
     payload      jsonb       not null    -- the line exactly as it arrived
 );
 create index users_tenant_user on raw.users (tenant_id, user_id);
+
+-- the loader writes it, as it writes the accounts export (docs/roles.md)
+do $grants$
+begin
+    if exists (select 1 from pg_roles where rolname = 'pulse_loader') then
+        grant select, insert, update on raw.users to pulse_loader;
+    end if;
+end
+$grants$;
