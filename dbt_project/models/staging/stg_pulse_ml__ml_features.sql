@@ -19,6 +19,8 @@ renamed as (
         scored_at,
         model_version,
         churn_probability,
+        ltv_prediction,
+        propensity_scores,
         risk_band,
         top_factors
     from source

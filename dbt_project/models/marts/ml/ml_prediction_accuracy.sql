@@ -11,7 +11,7 @@ with
 
 scores as (
 
-    select * from {{ source('pulse_ml', 'ml_features') }}
+    select * from {{ ref('stg_pulse_ml__ml_features') }}
     -- the population the model was trained on: users written as 'inactive' (not
     -- active in the 30 days before scoring) got no prediction to be right or wrong about
     where risk_band <> 'inactive'

@@ -12,7 +12,7 @@ with
 
 scores as (
 
-    select * from {{ source('pulse_ml', 'tenant_scores') }}
+    select * from {{ ref('stg_pulse_ml__tenant_scores') }}
 
 )
 

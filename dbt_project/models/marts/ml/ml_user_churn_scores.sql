@@ -11,7 +11,7 @@ with
 
 scores as (
 
-    select * from {{ source('pulse_ml', 'ml_features') }}
+    select * from {{ ref('stg_pulse_ml__ml_features') }}
 
 ),
 
