@@ -27,6 +27,7 @@ import logging
 import os
 import subprocess
 import sys
+import tempfile
 import time
 import traceback
 from collections.abc import Iterator
@@ -43,6 +44,9 @@ from pulse.dagtest import STREAM_ENV, DagRunResult, run_dag_test, strip_ansi
 
 DEMO_RECEIVER_PORT = 47801  # fixed, so the endpoint's URL is the same every run
 RUN_SECONDS_GOAL = 240
+# What pulse_train reads (pulse/ml/features.py, pulse/ml/tenant.py), with every parent.
+TRAINING_READS = ("+ml_user_feature_snapshots", "+ml_user_consent_periods",
+                  "+ml_feature_adoption_snapshots", "+ml_tenant_feature_snapshots")
 TAIL_SHOWN = 8
 
 
@@ -195,9 +199,45 @@ class Demo:
                             f"(exit {result.returncode})", result.failed_tail)
         return result
 
+    def demo_data(self) -> dict:
+        from generators import generate, size_params
+
+        con, s = self.con, self.s
+        params = {**size_params(self.size), **self.overrides}
+        t = con.begin(f"Demo data ({self.size}: {params['tenants']} tenants, "
+                      f"{params['users']:,} users, {params['days']} days, seed {self.seed})")
+        tally = generate(s.landing_dir, seed=self.seed, dirty=self.dirty, progress=False,
+                         **params)
+        con.end(t, f"{tally['valid_lines']:,} valid lines, "
+                   f"{sum(tally['faults'].values()):,} faulty, {tally['duplicates']:,} resent, "
+                   f"{tally['late']:,} late, in {s.landing_dir}")
+        return tally
+
+    def history(self, through: date) -> tuple[int, int]:
+        """Load every day through `through` and build what training reads, with its parents
+        (models and seeds, no tests): the part of a night that training needs. The full
+        nightly run (stage 7) then builds and tests everything (docs/demo.md)."""
+        from pulse.orchestration import dbt_env, load_landing
+
+        load_landing(through)
+        dbt = str(Path(sys.executable).parent / "dbt")
+        cmd = [dbt, "--no-use-colors", "build", "--select", *TRAINING_READS,
+               "--exclude-resource-type", "test", "--exclude-resource-type", "unit_test",
+               "--target-path", "target/demo_history"]
+        if _run_logged(cmd, self.con.log, env={**os.environ, **dbt_env()},
+                       cwd=self.s.dbt_project_dir) != 0:
+            raise self.fail(f"dbt build of what training reads failed ({' '.join(cmd[1:4])} "
+                            "...)")
+        results = json.loads((self.s.dbt_project_dir / "target" / "demo_history" /
+                              "run_results.json").read_text())["results"]
+        with warehouse.transaction() as conn, conn.cursor() as cur:
+            cur.execute("select count(*) from raw.events")
+            loaded = int(cur.fetchone()[0])
+        return loaded, sum(1 for r in results if r["unique_id"].startswith("model."))
+
     # --- stages --------------------------------------------------------------------------
     def run(self) -> int:
-        from generators import generate, size_params
+        from generators import size_params
 
         con, s = self.con, self.s
         started = time.monotonic()
@@ -209,22 +249,33 @@ class Demo:
         warehouse.up(s, log=lambda m: con.log.write(m + "\n"))
         con.end(t, warehouse.status(s))
 
-        params = {**size_params(self.size), **self.overrides}
-        t = con.begin(f"Demo data ({self.size}: {params['tenants']} tenants, "
-                      f"{params['users']:,} users, {params['days']} days, seed {self.seed})")
-        tally = generate(s.landing_dir, seed=self.seed, dirty=self.dirty, progress=False,
-                         **params)
-        con.end(t, f"{tally['valid_lines']:,} valid lines, "
-                   f"{sum(tally['faults'].values()):,} faulty, {tally['duplicates']:,} resent, "
-                   f"{tally['late']:,} late, in {s.landing_dir}")
-
-        t = con.begin("Airflow's metadata database (airflow db migrate)")
+        # Airflow's metadata database migrates beside the data generation (both take
+        # seconds of one core each); its output joins the log when it is done.
         from pulse.airflow_env import airflow_bin, airflow_env
 
         s.airflow_home.mkdir(parents=True, exist_ok=True)
-        if _run_logged([airflow_bin(), "db", "migrate"], con.log, env=airflow_env()) != 0:
+        with tempfile.TemporaryFile("w+", encoding="utf-8", errors="replace") as migrate_out:
+            migrating = subprocess.Popen([airflow_bin(), "db", "migrate"],
+                                         env={**airflow_env(), **STREAM_ENV}, text=True,
+                                         stdout=migrate_out, stderr=subprocess.STDOUT,
+                                         stdin=subprocess.DEVNULL)
+            migrate_started = time.monotonic()
+            try:
+                tally = self.demo_data()
+                con.begin("Airflow's metadata database (airflow db migrate, beside the data)")
+                returncode = migrating.wait()
+            finally:
+                if migrating.poll() is None:
+                    migrating.kill()
+                    migrating.wait()
+            migrate_out.seek(0)
+            con.log.write(f"\n===== $ {airflow_bin()} db migrate\n"
+                          + strip_ansi(migrate_out.read()))
+        if returncode != 0:
             raise self.fail("airflow db migrate failed")
-        con.end(t, "ready")
+        con.end(migrate_started, "ready")
+        params = {**size_params(self.size), **self.overrides}
+
 
         from pulse import migrate
         from pulse.ml import registry
@@ -237,28 +288,31 @@ class Demo:
         model = registry.current_on(day)
 
         if model is not None:
-            con.begin(f"Nightly run for {before}")
-            con.end(time.monotonic(), f"skipped: model {model} exists already "
-                                      "(a previous demo trained it)")
+            con.begin(f"History through {before}")
+            con.end(time.monotonic(), "skipped: a previous demo loaded it and trained "
+                                      f"({model} serves on {day})")
             con.begin("Training (pulse_train)")
             con.end(time.monotonic(), f"skipped: {model} is current on {day}")
         elif params["days"] - 1 < needed:
-            con.begin(f"Nightly run for {before}")
+            con.begin(f"History through {before}")
             con.end(time.monotonic(), "skipped: too little data to train before day "
                                       f"{day} (see the next line)")
             con.begin("Training (pulse_train)")
             con.end(time.monotonic(), f"skipped: training needs {needed} loaded days, the "
                                       f"demo data has {params['days']}; no scores tonight")
         else:
-            con.header(f"Nightly run for {before} with `airflow dags test` (loads every "
-                       f"day through {before}: {params['days'] - 1} days of history)")
-            self.dag(NIGHTLY_DAG_ID, before)
+            t = con.begin(f"History through {before} ({params['days'] - 1} days): loaded, and "
+                          "the models training reads built")
+            loaded, built = self.history(before)
+            con.end(t, f"{loaded:,} events; {built} models built by dbt (night {day} "
+                       "builds and tests every model)")
             con.header(f"Training with `airflow dags test pulse_train` (needs {needed} "
                        "loaded days)")
             result = self.dag("pulse_train", before)
             if result.state_of("train_model") != "success":
                 raise self.fail("pulse_train did not train (the reason is on the line above)")
             model = registry.current_on(day)
+            con.line(f"      {_verdict()}")
 
         t = con.begin("Webhook receiver on 127.0.0.1 (verifies with standardwebhooks)")
         from pulse.webhooks.demo_receiver import DemoReceiver, register_demo_endpoint
@@ -344,6 +398,22 @@ def _demo_webhook_settings(port: int):
     return replace(webhook_settings(), allow_http=True,
                    allow_networks=(ip_network("127.0.0.0/8"),),
                    allowed_ports=((port, port),))
+
+
+def _verdict() -> str:
+    """The promotion gate's verdict on the model just trained (docs/evaluation.md)."""
+    with warehouse.transaction() as conn, conn.cursor() as cur:
+        cur.execute("select model_version, status, status_reason from ml.model_registry "
+                    "where model_kind = 'user_churn' and status <> 'baseline' "
+                    "order by trained_at desc limit 1")
+        row = cur.fetchone()
+    if row is None:
+        return "no model trained"
+    version, status, reason = row
+    if status == "promoted":
+        return f"{version} promoted: it scores tonight"
+    return (f"{version} {(reason or status).rstrip('.')}; the calibrated rule score "
+            "(rule-baseline) serves until a model passes")
 
 
 def _delivered(endpoint_id: str) -> int:

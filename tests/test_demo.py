@@ -93,6 +93,10 @@ def test_demo_twice_scores_delivers_and_leaves_the_same_warehouse(clean_warehous
     for task in ("apply_raw_ddl", "load_landing", "gate_raw", "gate_models", "score_users",
                  "build_score_marts", "fill_outbox", "publish_marts", "train_model", "deliver_due"):
         assert re.search(rf"\] {task} +success", out), (task, out)
+    assert re.search(r"History through \S+ \(\d+ days\).*: [\d,]+ events; \d+ models built",
+                     out), out
+    # the gate's verdict on the model just trained, in words
+    assert re.search(r"churn-\S+ (promoted: it scores tonight|rejected: .*serves until)", out)
     assert "Quarantined lines by reason" in out
     assert "Where to look next" in out and "pulse summary" in out and "Metabase" in out
     assert "Quality gate (Great Expectations)" in out
@@ -128,6 +132,7 @@ def test_demo_twice_scores_delivers_and_leaves_the_same_warehouse(clean_warehous
     _check_quiet(second.stdout)
     assert "What was built" in second.stdout
     assert "found, not added again" in second.stdout
+    assert "skipped: a previous demo loaded it and trained" in second.stdout
     assert "0 new deliveries" in second.stdout
     assert query(FINGERPRINT) == state
 

@@ -78,6 +78,27 @@ def test_migrations_apply_once_and_refuse_edits(clean_warehouse, tmp_path):
         migrate.apply(folder, log=lambda _m: None)
 
 
+def _execute(sql: str, params: tuple = ()) -> None:
+    with warehouse.transaction() as conn, conn.cursor() as cur:
+        cur.execute(sql, params)
+
+
+def test_a_warehouse_migrated_before_a_comment_only_edit_is_up_to_date(clean_warehouse):
+    """0004's comments changed after it shipped; a warehouse that applied the former text
+    migrates on (its checksum is brought up to date), any other text is still refused."""
+    migrate.apply(log=lambda _m: None)
+    (former,) = migrate.FORMER_COMMENT_ONLY_TEXTS[4]
+    _execute("update raw.schema_migrations set sha256 = %s where version = 4", (former,))
+    assert migrate.apply(log=lambda _m: None) == []
+    current = migrate.discover()[3]
+    assert current.version == 4
+    assert scalar("select sha256 from raw.schema_migrations where version = 4") == \
+        current.sha256
+    _execute("update raw.schema_migrations set sha256 = 'x' where version = 4")
+    with pytest.raises(warehouse.WarehouseError, match="must not change"):
+        migrate.apply(log=lambda _m: None)
+
+
 def _raw_rows_here() -> int:
     exists = query("select to_regclass('raw.events') is not null")[0][0]
     return scalar("select count(*) from raw.events") if exists else -1

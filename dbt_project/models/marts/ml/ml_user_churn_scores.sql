@@ -13,27 +13,11 @@ scores as (
 
     select * from {{ ref('stg_pulse_ml__ml_features') }}
 
-),
-
-factors as (
-
-    select
-        s.tenant_id,
-        s.user_id,
-        s.scored_at,
-        string_agg(
-            (f.factor ->> 'feature')
-            || ' (' || to_char((f.factor ->> 'contribution')::numeric, 'SFM0.00') || ')',
-            ', ' order by f.position
-        ) as top_factors,
-        min(f.factor ->> 'feature') filter (where f.position = 1) as top_factor
-    from scores as s
-    cross join lateral jsonb_array_elements(s.top_factors)
-        with ordinality as f (factor, position)
-    group by s.tenant_id, s.user_id, s.scored_at
-
 )
 
+-- The factors of each row from its own JSON array (a lateral subquery, not a grouped
+-- self-join): a tenant or date filter on this view then reaches ml.ml_features' index,
+-- and no plan rescans every score once per row (docs/dashboards.md, card timings).
 select
     s.tenant_id,
     s.user_id,
@@ -45,7 +29,13 @@ select
     f.top_factor,
     f.top_factors
 from scores as s
-left join factors as f
-    on s.tenant_id = f.tenant_id
-    and s.user_id = f.user_id
-    and s.scored_at = f.scored_at
+left join lateral (
+    select
+        string_agg(
+            (e.factor ->> 'feature')
+            || ' (' || to_char((e.factor ->> 'contribution')::numeric, 'SFM0.00') || ')',
+            ', ' order by e.position
+        ) as top_factors,
+        min(e.factor ->> 'feature') filter (where e.position = 1) as top_factor
+    from jsonb_array_elements(s.top_factors) with ordinality as e (factor, position)
+) as f on true
