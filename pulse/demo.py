@@ -4,15 +4,17 @@ The console gets one line per stage and per Airflow task; everything else (Airfl
 Great Expectations, PostgreSQL's tools) goes to the log file named on the first line.
 
 The sequence (docs/demo.md says why it is this one):
-  warehouse -> demo data -> Airflow's metadata database
-  -> nightly run for D-1 (loads D-1 and every earlier day: enough history to train)
-  -> pulse_train (the first model, trained with data through D-1)
+  warehouse -> demo data, with Airflow's metadata database migrating beside it
+  -> history through D-1 (every day loaded, and the models training reads built: the part
+     of a night that training needs) -> pulse_train (the first model, and the gate's verdict)
   -> the demo's webhook receiver on 127.0.0.1 and an endpoint for one tenant
-  -> nightly run for D (loads D, scores every user with that model, rebuilds the marts
-     that read the scores, queues webhooks) -> pulse_delivery -> what was built.
-Run twice, it leaves the same warehouse: when a model current on D exists, the night
-D-1 and the training are skipped (they would only add scores for D-1), the endpoint is
-found rather than added, and every other step is idempotent.
+  -> nightly run for D (loads D, builds and tests every model, scores every user with the
+     model the gate lets serve, rebuilds the marts that read the scores, queues webhooks)
+  -> pulse_delivery -> what was built.
+Run twice, it leaves the same warehouse: when a model current on D exists, the history
+and the training are skipped (there is nothing new to load, and training again would
+register another model), the endpoint is found rather than added, and every other step is
+idempotent.
 
 Over 300 lines on purpose: the sequence above is one story, read top to bottom in `Demo`;
 the quiet console and the log it writes are the only parts that stand alone (`Console`).
@@ -275,7 +277,6 @@ class Demo:
             raise self.fail("airflow db migrate failed")
         con.end(migrate_started, "ready")
         params = {**size_params(self.size), **self.overrides}
-
 
         from pulse import migrate
         from pulse.ml import registry
