@@ -73,7 +73,7 @@ if not os.environ.get("WAREHOUSE_URL"):
 from bench.results import merge_results
 from pulse import cliargs, loader, migrate, warehouse
 from pulse.config import settings
-from pulse.orchestration import dbt_env
+from pulse.orchestration import dbt_binary, dbt_env
 
 SCHEMAS = ("raw", "staging", "intermediate", "marts", "reference", "analytics", "snapshots",
            "bench", "delivery", "quality", "ml", "privacy")
@@ -231,7 +231,7 @@ def _dbt(*args: str) -> dict:
     Returns the wall time and, from run_results.json, where the time went."""
     work = settings().data_dir / "bench" / "dbt"
     target, logs = work / "target", work / "logs"
-    cmd = [str(Path(sys.executable).parent / "dbt"), *args, "--target-path", str(target),
+    cmd = [dbt_binary(), *args, "--target-path", str(target),
            "--log-path", str(logs)]
     if args[0] == "build":
         # Unit tests check SQL logic on fixed fixtures (CI's job); their cost does not

@@ -27,6 +27,8 @@ import shlex
 import subprocess
 import sys
 
+import psycopg2.errors
+
 from pulse import cliargs, warehouse
 from pulse.config import ConfigError, settings
 
@@ -109,12 +111,11 @@ def _cmd_airflow(args: argparse.Namespace) -> int:
 
 
 def _cmd_dbt(args: argparse.Namespace) -> int:
-    from pulse.orchestration import dbt_env
+    from pulse.orchestration import dbt_binary, dbt_env
 
     s = settings()
-    dbt = os.path.join(os.path.dirname(sys.executable), "dbt")
     env = dict(os.environ, **dbt_env())
-    return subprocess.call([dbt, *args.rest], cwd=s.dbt_project_dir, env=env)
+    return subprocess.call([dbt_binary(), *args.rest], cwd=s.dbt_project_dir, env=env)
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
@@ -137,9 +138,9 @@ def _cmd_gate(args: argparse.Namespace) -> int:
             names += list(getattr(suites, name.upper()))
         else:
             names.append(name)
-    day = args.day or gate.last_landing_day()
-    run_id = args.run_id or f"cli__{day.isoformat()}"
     try:
+        day = args.day or gate.last_landing_day()
+        run_id = args.run_id or f"cli__{day.isoformat()}"
         results = gate.run(names, day, run_id, log_line=print)
     except gate.GateFailed as exc:
         print(exc, file=sys.stderr)
@@ -253,6 +254,12 @@ def main(argv: list[str] | None = None) -> int:
         return int(args.func(args) or 0)
     except USER_ERRORS as exc:
         print(f"pulse: {exc}", file=sys.stderr)
+        return cliargs.EXIT_USAGE
+    except (psycopg2.errors.UndefinedTable, psycopg2.errors.InvalidSchemaName) as exc:
+        # a warehouse that was never migrated or built: say which step is missing
+        missing = str(exc).splitlines()[0].removeprefix("ERROR:").strip()
+        print(f"pulse: the warehouse is not set up for this ({missing}): run `pulse migrate`, "
+              "then a nightly run (`make demo` does both)", file=sys.stderr)
         return cliargs.EXIT_USAGE
 
 

@@ -219,11 +219,10 @@ class Demo:
         """Load every day through `through` and build what training reads, with its parents
         (models and seeds, no tests): the part of a night that training needs. The full
         nightly run (stage 7) then builds and tests everything (docs/demo.md)."""
-        from pulse.orchestration import dbt_env, load_landing
+        from pulse.orchestration import dbt_binary, dbt_env, load_landing
 
         load_landing(through)
-        dbt = str(Path(sys.executable).parent / "dbt")
-        cmd = [dbt, "--no-use-colors", "build", "--select", *TRAINING_READS,
+        cmd = [dbt_binary(), "--no-use-colors", "build", "--select", *TRAINING_READS,
                "--exclude-resource-type", "test", "--exclude-resource-type", "unit_test",
                "--target-path", "target/demo_history"]
         if _run_logged(cmd, self.con.log, env={**os.environ, **dbt_env()},

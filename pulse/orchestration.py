@@ -136,12 +136,11 @@ SCORE_READERS = "source:pulse_ml+"
 
 def build_score_marts() -> dict[str, Any]:
     """`dbt build` of the models downstream of the ML tables, after scoring."""
-    dbt = str(Path(sys.executable).parent / "dbt")
     # A target path of its own: dbt keeps its partial-parse state there, so from the second
     # night on this build re-parses nothing (other dbt runs use other profiles' settings).
     # Under target/, which cosmos leaves out of the project's hash: a folder of its own
     # beside it would change that hash every night and void the dbt ls cache of every parse.
-    cmd = [dbt, "--no-use-colors", "build", "--select", SCORE_READERS,
+    cmd = [dbt_binary(), "--no-use-colors", "build", "--select", SCORE_READERS,
            "--exclude-resource-type", "unit_test", "--target-path", "target/score_marts"]
     proc = subprocess.run(cmd, cwd=REPO_ROOT / "dbt_project", env={**os.environ, **dbt_env()},
                           capture_output=True, text=True, check=False)
@@ -164,6 +163,12 @@ def fill_outbox(day: date) -> dict[str, Any]:
 
 
 # --- dbt through cosmos ----------------------------------------------------------------
+
+def dbt_binary() -> str:
+    """The dbt of this virtual environment (not one earlier on PATH): run it with
+    `dbt_env()` in dbt_project/."""
+    return str(Path(sys.executable).parent / "dbt")
+
 
 def dbt_env() -> dict[str, str]:
     """Variables for dbt_project/profiles.yml, derived from WAREHOUSE_URL or the local

@@ -48,6 +48,7 @@ WITHOUT_WAREHOUSE = [
 WITH_WAREHOUSE = [
     (["load"], {"PULSE_LANDING_DIR": "/nonexistent/landing"}, "does not exist"),
     (["gate", "nosuite", "--day", "2026-01-08"], {}, "no suite"),
+    (["gate"], {}, "pulse load"),
     (["ml", "report", "--model-version", "nope"], {}, "not in ml.model_registry"),
     (["webhooks", "endpoints", "disable", "nope"], {}, "no endpoint"),
 ]
@@ -76,4 +77,18 @@ def test_a_wrong_argument_is_one_line_and_exit_2(args, env, word):
 def test_a_wrong_name_on_a_running_warehouse_is_one_line_and_exit_2(
         clean_warehouse, args, env, word):
     pulse_cli("migrate")
+    _one_clear_line(args, env, word)
+
+
+# Commands that read the warehouse, on one that was never migrated: a database error would
+# otherwise surface as a psycopg2 traceback.
+NOT_MIGRATED = [
+    (["ml", "report"], {}, "pulse migrate"),
+    (["webhooks", "endpoints", "list"], {}, "pulse migrate"),
+]
+
+
+@pytest.mark.parametrize(("args", "env", "word"), NOT_MIGRATED,
+                         ids=[" ".join(a) for a, _e, _w in NOT_MIGRATED])
+def test_a_warehouse_never_migrated_says_to_migrate(clean_warehouse, args, env, word):
     _one_clear_line(args, env, word)

@@ -196,6 +196,31 @@ def test_a_tenant_filter_narrows_every_card_that_takes_it(built):
             assert run_card(cur, card, Filters(tenant_id="x' or '1'='1")).rows == []
 
 
+def test_session_cards_read_aggregates_that_agree_with_every_session(built):
+    """sessions_per_day and session_length read the daily aggregates (docs/dashboards.md,
+    "Aggregates for cards"); computed from every session in fct_sessions, the figures are
+    the same, over all tenants and for one."""
+    cards = {c.id: c for d in load_dashboards() for c in d.cards
+             if c.id in ("sessions_per_day", "session_length")}
+    tenant = query("select tenant_id from marts.dim_tenants where is_current limit 1")[0][0]
+    for filters, where in ((Filters(), "true"), (Filters(tenant_id=tenant),
+                                                 f"tenant_id = '{tenant}'")):
+        counts = query(f"select session_date, count(*), count(distinct user_id) "
+                       f"from marts.fct_sessions where {where} group by 1 order by 1")
+        lengths = query(
+            "select session_date, "
+            "percentile_disc(0.5) within group (order by round(duration_seconds / 60.0, 1)), "
+            "percentile_disc(0.9) within group (order by round(duration_seconds / 60.0, 1)) "
+            f"from marts.fct_sessions where {where} group by 1 order by 1")
+        with analyst_session() as cur:
+            per_day = run_card(cur, cards["sessions_per_day"], filters).rows
+            length = run_card(cur, cards["session_length"], filters).rows
+        assert len(counts) > 30 and per_day == counts
+        assert length == lengths
+        # the lengths vary: a median stuck at one value would pass the check above
+        assert len({row[1] for row in length}) > 1
+
+
 def test_every_report_page_draws_every_card_in_headless_chromium(built):
     binary = chromium_binary()
     assert binary, "the report test needs Chromium: apt-get install chromium"
