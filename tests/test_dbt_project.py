@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 
@@ -63,14 +64,17 @@ def test_incremental_models_have_unit_tests(manifest):
                                          "int_user_signups", "ml_user_feature_snapshots"}
 
 
-def test_unit_tests_pass(clean_warehouse):
+def test_unit_tests_pass(clean_warehouse, manifest):
     """The nightly build leaves unit tests out (they test SQL, not data): they run here,
-    on empty relations, as CI's check of every model's logic."""
+    in one `dbt build --empty` (seeds, then every model on empty relations, each model's
+    unit tests before it), as CI's check of every model's logic."""
     pulse_cli("migrate")
-    pulse_cli("dbt", "seed", "--quiet")
-    pulse_cli("dbt", "run", "--empty", "--quiet")
-    out = pulse_cli("dbt", "test", "--select", "test_type:unit").stdout
-    assert "ERROR=0" in out and "PASS=0 " not in out
+    out = pulse_cli("dbt", "--no-use-colors", "build", "--empty",
+                    "--exclude-resource-type", "test").stdout
+    unit_tests = list(manifest["unit_tests"].values())
+    passed = re.findall(r"^\S+\s+\d+ of \d+ PASS (\S+::\S+)", out, flags=re.M)
+    assert "ERROR=0" in out and len(unit_tests) >= 30
+    assert sorted(passed) == sorted(f"{u['model']}::{u['name']}" for u in unit_tests)
 
 
 def test_docs_generate_works_offline(dbt_target):

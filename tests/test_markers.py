@@ -28,6 +28,7 @@ def test_a_fixture_marks_the_tests_that_use_it_even_through_another(request, use
     (("airflow", "dags", "test", "no_such_dag"), "airflow"),
     (("demo", "--size", "no_such_size"), "airflow"),
     (("dbt", "build", "--select", "no_such_model"), "dbt_build"),
+    (("dbt", "--no-use-colors", "build", "--select", "no_such_model"), "dbt_build"),
 ])
 def test_an_unmarked_test_may_not_run_a_slow_command(args, marker):
     with pytest.raises(AssertionError, match=f"mark the test .* `{marker}`"):
