@@ -28,8 +28,11 @@ $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	@$(BIN)/python -m pip --version >/dev/null 2>&1 || $(BIN)/python -m ensurepip --upgrade >/dev/null
 	@# uv installs the locked set in seconds; pip is the fallback where uv cannot be had.
+	@# Bytecode is compiled at install (pip does it by default, uv when told): where
+	@# PYTHONDONTWRITEBYTECODE is set, as on these machines, every process would otherwise
+	@# compile what it imports from source, each time (Airflow's import: 3.6 s, not 1.4 s).
 	@if $(BIN)/python -m pip install --quiet --disable-pip-version-check uv; then \
-	    $(BIN)/python -m uv pip sync --quiet --python $(BIN)/python requirements-dev.txt && \
+	    $(BIN)/python -m uv pip sync --quiet --compile-bytecode --python $(BIN)/python requirements-dev.txt && \
 	    $(BIN)/python -m uv pip install --quiet --python $(BIN)/python --no-deps -e . ; \
 	else \
 	    $(BIN)/python -m pip install --quiet --require-hashes -r requirements-dev.txt && \

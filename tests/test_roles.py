@@ -161,17 +161,7 @@ def probe(built):
     p.close()
 
 
-def _may_read(role: str, schema: str, name: str, kind: str, tenant_marts: dict) -> bool:
-    if role == "pulse_owner":
-        return schema in PULSE_SCHEMAS
-    if role == "pulse_loader":
-        return schema == "raw"
-    if role == "pulse_delivery":
-        return schema == "delivery" and name != "endpoint_secrets"
-    if role == "pulse_analyst":
-        return schema in ("marts", "quality")
-    # tenant reader: marts with a tenant_id (rows filtered; see the tenant test)
-    return schema == "marts" and name in tenant_marts
+WRITERS = ("pulse_owner", "pulse_loader", "pulse_delivery")
 
 
 def _may_write(role: str, schema: str, name: str) -> bool:
@@ -182,6 +172,16 @@ def _may_write(role: str, schema: str, name: str) -> bool:
     if role == "pulse_delivery":
         return schema == "delivery" and name != "endpoint_secrets"
     return False
+
+
+def _may_read(role: str, schema: str, name: str, kind: str, tenant_marts: dict) -> bool:
+    # a role that writes reads exactly what it writes
+    if role in WRITERS:
+        return _may_write(role, schema, name)
+    if role == "pulse_analyst":
+        return schema in ("marts", "quality")
+    # tenant reader: marts with a tenant_id (rows filtered; see the tenant test)
+    return schema == "marts" and name in tenant_marts
 
 
 def _view_options(name: str) -> list[str]:

@@ -16,10 +16,7 @@ latest as (
 
     select
         *,
-        row_number() over (
-            partition by tenant_id, user_id, export_date
-            order by batch_id desc, line_number desc
-        ) as copy_rank
+        {{ last_loaded_copy_rank(['tenant_id', 'user_id', 'export_date']) }} as copy_rank
     from source
 
 ),
