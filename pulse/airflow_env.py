@@ -26,6 +26,10 @@ def airflow_env(base: dict[str, str] | None = None) -> dict[str, str]:
         "AIRFLOW__CORE__DAGBAG_IMPORT_TIMEOUT": "120",
         "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "True",
         "AIRFLOW__COSMOS__ENABLE_TELEMETRY": "False",
+        # cosmos' watcher producer would otherwise rewrite its whole XCom backup to an
+        # Airflow Variable on each of the four events of every dbt node: half the nightly
+        # build's time (README "Airflow"). Off, it writes the backup once, if it fails.
+        "AIRFLOW__COSMOS__ENABLE_WATCHER_RELIABLE_RETRY": "False",
         "AIRFLOW__LOGGING__LOGGING_LEVEL": "INFO",
         # Airflow 3's own telemetry and update checks reach out to the internet.
         "SCARF_ANALYTICS": "false",

@@ -71,13 +71,12 @@ class MissingSnapshots(RuntimeError):
 
 
 def _frame(sql: str, params: tuple) -> pd.DataFrame:
-    conn = warehouse.connect()
-    try:
+    with warehouse.transaction() as conn:
         # numeric columns as floats: the models want floats, not Decimals
         psycopg2.extensions.register_type(psycopg2.extensions.new_type(
             psycopg2.extensions.DECIMAL.values, "DEC2FLOAT",
             lambda v, _c: float(v) if v is not None else None), conn)
-        with conn, conn.cursor() as cur:
+        with conn.cursor() as cur:
             try:
                 cur.execute(sql, params)
             except psycopg2.errors.UndefinedTable as exc:
@@ -86,8 +85,6 @@ def _frame(sql: str, params: tuple) -> pd.DataFrame:
                     "(`pulse dbt build`, or the nightly DAG's dbt step)") from exc
             columns = [c.name for c in cur.description]
             return pd.DataFrame.from_records(cur.fetchall(), columns=columns)
-    finally:
-        conn.close()
 
 
 def loaded_range() -> tuple[date, date]:

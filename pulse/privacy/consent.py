@@ -11,31 +11,27 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from pulse.warehouse import connect
+from pulse.warehouse import transaction
 
 
 def apply_ml_consent(log: Callable[[str], None] = print) -> int:
     """Delete ml.ml_features rows scored before the end of any ML-consent withdrawal."""
-    conn = connect()
-    try:
-        with conn, conn.cursor() as cur:
-            cur.execute("select to_regclass('marts.ml_user_consent_periods') is not null"
-                        " and to_regclass('ml.ml_features') is not null")
-            if not cur.fetchone()[0]:
-                return 0
-            cur.execute(
-                """
-                delete from ml.ml_features as f
-                using marts.ml_user_consent_periods as p
-                where p.tenant_id = f.tenant_id
-                  and p.user_id = f.user_id
-                  and not p.consent_ml_predictions
-                  and f.scored_at < coalesce(p.valid_to, 'infinity'::date)
-                """
-            )
-            n = cur.rowcount
-    finally:
-        conn.close()
+    with transaction() as conn, conn.cursor() as cur:
+        cur.execute("select to_regclass('marts.ml_user_consent_periods') is not null"
+                    " and to_regclass('ml.ml_features') is not null")
+        if not cur.fetchone()[0]:
+            return 0
+        cur.execute(
+            """
+            delete from ml.ml_features as f
+            using marts.ml_user_consent_periods as p
+            where p.tenant_id = f.tenant_id
+              and p.user_id = f.user_id
+              and not p.consent_ml_predictions
+              and f.scored_at < coalesce(p.valid_to, 'infinity'::date)
+            """
+        )
+        n = cur.rowcount
     if n:
         log(f"ML consent withdrawn: {n} score row(s) deleted from ml.ml_features")
     return n

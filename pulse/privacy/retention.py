@@ -19,7 +19,7 @@ from typing import Any
 from psycopg2 import sql
 
 from pulse.config import _env
-from pulse.warehouse import connect
+from pulse.warehouse import transaction
 
 
 @dataclass(frozen=True)
@@ -110,36 +110,32 @@ def purge(as_of: date | None = None, log: Callable[[str], None] = print) -> list
     as_of = as_of or datetime.now(UTC).date()
     periods = {c.name: c.days() for c in CLASSES}  # bad settings fail before any delete
     removed: list[dict[str, Any]] = []
-    conn = connect()
-    try:
-        with conn, conn.cursor() as cur:
-            for cls in CLASSES:
-                cutoff = datetime.combine(as_of - timedelta(days=periods[cls.name]), time(),
-                                          tzinfo=UTC)
-                for schema, table, column in cls.tables:
-                    if not _exists(cur, schema, table):
-                        continue
-                    old = sql.SQL("{} < {}").format(sql.Identifier(column), sql.Literal(cutoff))
-                    if (schema, table) == ("delivery", "messages"):
-                        cur.execute(sql.SQL(
-                            "delete from delivery.outbox where message_id in"
-                            " (select message_id from delivery.messages where {})").format(old))
-                    n = _drop_expired_partitions(cur, schema, table, cutoff)
-                    # Rows of partly expired months (and of the default partition) go
-                    # one by one.
-                    cur.execute(sql.SQL("delete from {} where {}").format(
-                        sql.Identifier(schema, table), old))
-                    n += cur.rowcount
-                    cur.execute(
-                        "insert into privacy.purge_log (as_of, retention_class, table_name,"
-                        " cutoff, rows_removed) values (%s, %s, %s, %s, %s)",
-                        (as_of, cls.name, f"{schema}.{table}", cutoff, n))
-                    removed.append({"class": cls.name, "table": f"{schema}.{table}",
-                                    "cutoff": cutoff.date().isoformat(), "rows_removed": n})
-                    if n:
-                        log(f"retention {cls.name}: {n} row(s) of {schema}.{table} older than "
-                            f"{cutoff.date()} removed")
-    finally:
-        conn.close()
+    with transaction() as conn, conn.cursor() as cur:
+        for cls in CLASSES:
+            cutoff = datetime.combine(as_of - timedelta(days=periods[cls.name]), time(),
+                                      tzinfo=UTC)
+            for schema, table, column in cls.tables:
+                if not _exists(cur, schema, table):
+                    continue
+                old = sql.SQL("{} < {}").format(sql.Identifier(column), sql.Literal(cutoff))
+                if (schema, table) == ("delivery", "messages"):
+                    cur.execute(sql.SQL(
+                        "delete from delivery.outbox where message_id in"
+                        " (select message_id from delivery.messages where {})").format(old))
+                n = _drop_expired_partitions(cur, schema, table, cutoff)
+                # Rows of partly expired months (and of the default partition) go
+                # one by one.
+                cur.execute(sql.SQL("delete from {} where {}").format(
+                    sql.Identifier(schema, table), old))
+                n += cur.rowcount
+                cur.execute(
+                    "insert into privacy.purge_log (as_of, retention_class, table_name,"
+                    " cutoff, rows_removed) values (%s, %s, %s, %s, %s)",
+                    (as_of, cls.name, f"{schema}.{table}", cutoff, n))
+                removed.append({"class": cls.name, "table": f"{schema}.{table}",
+                                "cutoff": cutoff.date().isoformat(), "rows_removed": n})
+                if n:
+                    log(f"retention {cls.name}: {n} row(s) of {schema}.{table} older than "
+                        f"{cutoff.date()} removed")
     return removed
 

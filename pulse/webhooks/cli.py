@@ -20,7 +20,7 @@ import sys
 from datetime import timedelta
 
 from pulse import cliargs
-from pulse.warehouse import connect
+from pulse.warehouse import connection
 from pulse.webhooks import endpoints, secret_store, store
 from pulse.webhooks.endpoints import EndpointError
 from pulse.webhooks.secret_store import SecretKeyError
@@ -101,12 +101,9 @@ def _run(args: argparse.Namespace) -> int:
 
         print(json.dumps(fill_outbox(args.day), sort_keys=True))
     elif cmd == "replay":
-        conn = connect()
-        try:
+        with connection() as conn:
             n = store.replay(conn, message_id=args.message_id, endpoint_id=args.endpoint,
                              abandoned=args.abandoned)
-        finally:
-            conn.close()
         print(f"{n} deliver{'y' if n == 1 else 'ies'} queued again; "
               "`pulse webhooks deliver` (or the pulse_delivery DAG) sends them")
     return 0
@@ -150,11 +147,8 @@ def _secrets(args: argparse.Namespace) -> int:
         # The one time a key is printed: the user asked for it, to put in PULSE_SECRETS_KEY.
         print(secret_store.new_key())
         return 0
-    conn = connect()
-    try:
+    with connection() as conn:
         n = secret_store.reencrypt(conn, new_key=args.new_key)
-    finally:
-        conn.close()
     where = (f"a new key in {secret_store.key_file()}" if args.new_key
              else "the first key of PULSE_SECRETS_KEY" if secret_store.secrets_key_env()
              else f"the key in {secret_store.key_file()}")

@@ -15,7 +15,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from standardwebhooks import Webhook, WebhookVerificationError
 
-from pulse.warehouse import connect
+from pulse.warehouse import transaction
 from pulse.webhooks import endpoints
 from pulse.webhooks.settings import WebhookSettings
 from pulse.webhooks.signing import Secret
@@ -148,15 +148,11 @@ def register_demo_endpoint(tenant_id: str, url: str, settings: WebhookSettings
                                    settings=settings)
         return ep.endpoint_id, [secret], True
     check_url(url, settings)
-    conn = connect()
-    try:
-        with conn, conn.cursor() as cur:
-            cur.execute("update delivery.endpoints set url = %s, tenant_id = %s "
-                        "where endpoint_id = %s and (url, tenant_id) is distinct from (%s, %s)",
-                        (url, tenant_id, DEMO_ENDPOINT_ID, url, tenant_id))
-            secrets = endpoints.live_secrets(cur, [DEMO_ENDPOINT_ID]).get(DEMO_ENDPOINT_ID, [])
-    finally:
-        conn.close()
+    with transaction() as conn, conn.cursor() as cur:
+        cur.execute("update delivery.endpoints set url = %s, tenant_id = %s "
+                    "where endpoint_id = %s and (url, tenant_id) is distinct from (%s, %s)",
+                    (url, tenant_id, DEMO_ENDPOINT_ID, url, tenant_id))
+        secrets = endpoints.live_secrets(cur, [DEMO_ENDPOINT_ID]).get(DEMO_ENDPOINT_ID, [])
     if not endpoints.get(DEMO_ENDPOINT_ID).enabled:
         endpoints.enable(DEMO_ENDPOINT_ID)
     if not secrets:

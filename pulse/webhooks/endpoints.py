@@ -12,7 +12,7 @@ import secrets as _secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from pulse.warehouse import connect
+from pulse.warehouse import transaction
 from pulse.webhooks import secret_store
 from pulse.webhooks.settings import WebhookSettings, webhook_settings
 from pulse.webhooks.signing import Secret, new_secret
@@ -78,18 +78,14 @@ def add(tenant_id: str, url: str, *, event_types: list[str] | None = None,
     check_url(url, settings, resolve)
     secret = secret or new_secret()
     endpoint_id = endpoint_id or "ep_" + _secrets.token_hex(8)
-    conn = connect()
-    try:
-        with conn, conn.cursor() as cur:
-            cur.execute(
-                "insert into delivery.endpoints (endpoint_id, tenant_id, url, event_types, "
-                "filter, rate_limit_per_second, max_batch_size) "
-                "values (%s, %s, %s, %s, %s, %s, %s)",
-                (endpoint_id, tenant_id, url, types, filter_json,
-                 rate_limit_per_second, max_batch_size))
-            secret_store.store(cur, endpoint_id, secret)
-    finally:
-        conn.close()
+    with transaction() as conn, conn.cursor() as cur:
+        cur.execute(
+            "insert into delivery.endpoints (endpoint_id, tenant_id, url, event_types, "
+            "filter, rate_limit_per_second, max_batch_size) "
+            "values (%s, %s, %s, %s, %s, %s, %s)",
+            (endpoint_id, tenant_id, url, types, filter_json,
+             rate_limit_per_second, max_batch_size))
+        secret_store.store(cur, endpoint_id, secret)
     return get(endpoint_id), secret
 
 
@@ -175,17 +171,13 @@ def get(endpoint_id: str) -> Endpoint:
 
 def list_endpoints(tenant_id: str | None = None, endpoint_id: str | None = None
                    ) -> list[Endpoint]:
-    conn = connect()
-    try:
-        with conn, conn.cursor() as cur:
-            cur.execute(
-                f"select {ENDPOINT_COLUMNS} from delivery.endpoints "
-                "where (%s::text is null or tenant_id = %s) "
-                "and (%s::text is null or endpoint_id = %s) order by tenant_id, created_at",
-                (tenant_id, tenant_id, endpoint_id, endpoint_id))
-            return [Endpoint(*row) for row in cur.fetchall()]
-    finally:
-        conn.close()
+    with transaction() as conn, conn.cursor() as cur:
+        cur.execute(
+            f"select {ENDPOINT_COLUMNS} from delivery.endpoints "
+            "where (%s::text is null or tenant_id = %s) "
+            "and (%s::text is null or endpoint_id = %s) order by tenant_id, created_at",
+            (tenant_id, tenant_id, endpoint_id, endpoint_id))
+        return [Endpoint(*row) for row in cur.fetchall()]
 
 
 def disable(endpoint_id: str, reason: str = "manual", detail: str | None = None) -> None:
@@ -198,20 +190,16 @@ def enable(endpoint_id: str) -> None:
 
 def _set_enabled(endpoint_id: str, enabled: bool, reason: str | None,
                  detail: str | None) -> None:
-    conn = connect()
-    try:
-        with conn, conn.cursor() as cur:
-            cur.execute(
-                "update delivery.endpoints set enabled = %s, disabled_reason = %s, "
-                "disabled_detail = %s, disabled_at = case when %s then null else now() end, "
-                "failing_since = case when %s then null else failing_since end "
-                "where endpoint_id = %s",
-                (enabled, reason, detail, enabled, enabled, endpoint_id))
-            if cur.rowcount == 0:
-                raise EndpointError(f"no endpoint {endpoint_id}: see "
-                                    "`pulse webhooks endpoints list`")
-    finally:
-        conn.close()
+    with transaction() as conn, conn.cursor() as cur:
+        cur.execute(
+            "update delivery.endpoints set enabled = %s, disabled_reason = %s, "
+            "disabled_detail = %s, disabled_at = case when %s then null else now() end, "
+            "failing_since = case when %s then null else failing_since end "
+            "where endpoint_id = %s",
+            (enabled, reason, detail, enabled, enabled, endpoint_id))
+        if cur.rowcount == 0:
+            raise EndpointError(f"no endpoint {endpoint_id}: see "
+                                "`pulse webhooks endpoints list`")
 
 
 def rotate(endpoint_id: str, overlap: timedelta = ROTATION_OVERLAP) -> Secret:
@@ -221,19 +209,15 @@ def rotate(endpoint_id: str, overlap: timedelta = ROTATION_OVERLAP) -> Secret:
     if overlap < timedelta(0):
         raise EndpointError("the overlap cannot be negative: 0 revokes the old secret at once")
     secret = new_secret()
-    conn = connect()
-    try:
-        with conn, conn.cursor() as cur:
-            if overlap == timedelta(0):
-                cur.execute("delete from delivery.endpoint_secrets where endpoint_id = %s",
-                            (endpoint_id,))
-            else:
-                cur.execute("update delivery.endpoint_secrets set expires_at = now() + %s "
-                            "where endpoint_id = %s and (expires_at is null or expires_at > "
-                            "now() + %s)", (overlap, endpoint_id, overlap))
-            secret_store.store(cur, endpoint_id, secret)
-    finally:
-        conn.close()
+    with transaction() as conn, conn.cursor() as cur:
+        if overlap == timedelta(0):
+            cur.execute("delete from delivery.endpoint_secrets where endpoint_id = %s",
+                        (endpoint_id,))
+        else:
+            cur.execute("update delivery.endpoint_secrets set expires_at = now() + %s "
+                        "where endpoint_id = %s and (expires_at is null or expires_at > "
+                        "now() + %s)", (overlap, endpoint_id, overlap))
+        secret_store.store(cur, endpoint_id, secret)
     return secret
 
 
