@@ -20,9 +20,7 @@ while dbt parses and connects once instead of once per node (~40 s for a nightly
 instead of several minutes).
 """
 
-import sys
 from datetime import timedelta
-from pathlib import Path
 
 from airflow.sdk import CronDataIntervalTimetable, dag, task
 from cosmos import DbtTaskGroup, ExecutionConfig, ProfileConfig, ProjectConfig, RenderConfig
@@ -54,7 +52,7 @@ execution_config = ExecutionConfig(
     execution_mode=ExecutionMode.WATCHER,
     invocation_mode=InvocationMode.DBT_RUNNER,
     # dbt is found next to this interpreter, whatever PATH the worker has.
-    dbt_executable_path=str(Path(sys.executable).parent / "dbt"),
+    dbt_executable_path=orch.dbt_binary(),
 )
 render_config = RenderConfig(
     load_method=LoadMode.DBT_LS,

@@ -20,12 +20,22 @@ sessions as (
 
     select * from {{ ref('fct_sessions') }}
 
+),
+
+rounded as (
+
+    select
+        tenant_id,
+        session_date,
+        round(duration_seconds / 60.0, 1) as duration_minutes
+    from sessions
+
 )
 
 select
     tenant_id,
     session_date,
-    round(duration_seconds / 60.0, 1) as duration_minutes,
+    duration_minutes,
     count(*)::int as sessions
-from sessions
-group by tenant_id, session_date, round(duration_seconds / 60.0, 1)
+from rounded
+group by tenant_id, session_date, duration_minutes
