@@ -11,13 +11,18 @@ STAMP := $(VENV)/.installed
 demo: venv
 	$(BIN)/pulse demo
 
+# The tests run on one worker per core (at most 4), each with a cluster of its own
+# (tests/conftest.py), heaviest files first. WAREHOUSE_URL names one database: one process.
+WORKERS ?= $(if $(WAREHOUSE_URL),0,auto)
+PARALLEL := -n $(WORKERS) --maxprocesses 4 --dist loadfile --no-loadscope-reorder
+
 ## test: lint, then the whole test suite (what CI runs)
 test: lint
-	$(BIN)/pytest
+	$(BIN)/pytest $(PARALLEL)
 
 ## test-fast: every test that runs no Airflow DAG and no full dbt build (README "Tests")
 test-fast: lint
-	$(BIN)/pytest -m "not airflow and not dbt_build"
+	$(BIN)/pytest $(PARALLEL) -m "not airflow and not dbt_build"
 
 ## venv: the virtual environment: the locked production set and the test and lint tools
 ## (requirements-dev.txt: requirements.txt's pins plus the tools, hashed)

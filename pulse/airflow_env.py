@@ -26,6 +26,9 @@ def airflow_env(base: dict[str, str] | None = None) -> dict[str, str]:
         "AIRFLOW__CORE__DAGBAG_IMPORT_TIMEOUT": "120",
         "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "True",
         "AIRFLOW__COSMOS__ENABLE_TELEMETRY": "False",
+        # cosmos' dbt ls and partial-parse cache, in Airflow's home rather than /tmp/cosmos:
+        # two checkouts (or the tests' parallel workers) on one machine never share it.
+        "AIRFLOW__COSMOS__CACHE_DIR": str(s.airflow_home / "cosmos"),
         # cosmos' watcher producer would otherwise rewrite its whole XCom backup to an
         # Airflow Variable on each of the four events of every dbt node: half the nightly
         # build's time (README "Airflow"). Off, it writes the backup once, if it fails.

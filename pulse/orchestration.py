@@ -138,10 +138,9 @@ def build_score_marts() -> dict[str, Any]:
     """`dbt build` of the models downstream of the ML tables, after scoring."""
     # A target path of its own: dbt keeps its partial-parse state there, so from the second
     # night on this build re-parses nothing (other dbt runs use other profiles' settings).
-    # Under target/, which cosmos leaves out of the project's hash: a folder of its own
-    # beside it would change that hash every night and void the dbt ls cache of every parse.
     cmd = [dbt_binary(), "--no-use-colors", "build", "--select", SCORE_READERS,
-           "--exclude-resource-type", "unit_test", "--target-path", "target/score_marts"]
+           "--exclude-resource-type", "unit_test", "--target-path",
+           dbt_target_path("score_marts")]
     proc = subprocess.run(cmd, cwd=REPO_ROOT / "dbt_project", env={**os.environ, **dbt_env()},
                           capture_output=True, text=True, check=False)
     log.info("%s\n%s", " ".join(cmd[1:]), proc.stdout[-20000:])
@@ -168,6 +167,14 @@ def dbt_binary() -> str:
     """The dbt of this virtual environment (not one earlier on PATH): run it with
     `dbt_env()` in dbt_project/."""
     return str(Path(sys.executable).parent / "dbt")
+
+
+def dbt_target_path(name: str) -> str:
+    """dbt's target folder for one kind of build Pulse runs itself, in Pulse's home: dbt
+    keeps its partial-parse state there. Outside the project, so it leaves the project's
+    hash alone (cosmos keys its dbt ls cache on it), and two homes on one machine (two
+    checkouts, or the tests' parallel workers) never write one folder at once."""
+    return str(settings().home / "dbt-target" / name)
 
 
 def dbt_env() -> dict[str, str]:

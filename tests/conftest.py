@@ -29,9 +29,28 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 
+# `make test` runs the suite on one pytest-xdist worker per core. A worker inherits the
+# environment this file set up in the controlling process: it drops those variables and
+# sets them again for a home of its own (below), listed here by the process that set them.
+SET_HERE = "PULSE_TESTS_SET_ENV"
+WORKER = os.environ.get("PYTEST_XDIST_WORKER")
+if WORKER:
+    for _key in filter(None, os.environ.pop(SET_HERE, "").split(",")):
+        os.environ.pop(_key, None)
+_before = dict(os.environ)
+
 if not os.environ.get("WAREHOUSE_URL"):
     os.environ.setdefault("PULSE_WAREHOUSE_DB", "pulse_test")
 os.environ.setdefault("PULSE_HOME", str(REPO / ".pulse"))
+if WORKER:
+    # Each worker has its own home, so its own cluster: roles are cluster-wide, and two
+    # workers migrating one cluster at once would race to create them. The home also
+    # holds the worker's Airflow home, cosmos cache, key file and dbt target folder.
+    os.environ["PULSE_HOME"] = str(Path(os.environ["PULSE_HOME"]) / f"tests-{WORKER}")
+    if os.environ.get("PULSE_WAREHOUSE_PORT"):
+        # a port given for the run: worker gwN's cluster listens N ports above it
+        _port = int(os.environ["PULSE_WAREHOUSE_PORT"]) + int(WORKER.removeprefix("gw"))
+        os.environ["PULSE_WAREHOUSE_PORT"] = str(_port)
 # Airflow reads its configuration when first imported: set it before any test imports it.
 from pulse.airflow_env import airflow_env  # noqa: E402
 from tests import ports, shared  # noqa: E402
@@ -40,6 +59,7 @@ AUTO_PORT = ports.auto_port()
 if AUTO_PORT:
     os.environ["PULSE_WAREHOUSE_PORT"] = str(ports.choose())
 os.environ.update({k: v for k, v in airflow_env().items() if k.startswith("AIRFLOW")})
+os.environ[SET_HERE] = ",".join(k for k, v in os.environ.items() if _before.get(k) != v)
 
 from pulse import warehouse  # noqa: E402
 from pulse.config import settings  # noqa: E402
@@ -61,6 +81,13 @@ def marks(*names: str) -> Callable[[F], F]:
     return decorate
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    if os.environ.get("WAREHOUSE_URL") and (config.getoption("numprocesses", None) or WORKER):
+        raise pytest.UsageError(
+            "WAREHOUSE_URL names one database, which the tests reset: run them in one "
+            "process (`make test WORKERS=0`, or pytest -n 0)")
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     # _fixtureinfo holds the fixtures a test uses, those of its fixtures included; pytest
     # has no public name for it (other items, e.g. doctests, have none and get no marks).
@@ -70,6 +97,17 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             for name in getattr(defs[-1].func, "pulse_marks", ()):
                 if not item.get_closest_marker(name):
                     item.add_marker(name)
+    # The heaviest files first (xdist hands out whole files, `--dist loadfile`), so no
+    # worker is left with a long one at the end; within a file, the written order.
+    # The cost of a file, roughly: a minute per DAG run, half a minute if it builds a
+    # warehouse (most share one per file), a second per other test.
+    weight: dict[str, int] = {}
+    for item in items:
+        path = item.nodeid.split("::")[0]
+        weight[path] = weight.get(path, 0) + (60 if item.get_closest_marker("airflow") else 1)
+    for path in {i.nodeid.split("::")[0] for i in items if i.get_closest_marker("dbt_build")}:
+        weight[path] += 30
+    items.sort(key=lambda item: -weight[item.nodeid.split("::")[0]])
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -211,9 +249,15 @@ def pulse_cli(*args: str, env: dict[str, str] | None = None, check: bool = True,
     arguments are meant to be refused before anything runs, so even a slow command is fast."""
     if not refused:
         _check_marked(args)
+    dbt_folders = {}
+    if WORKER and args[:1] == ("dbt",):
+        # dbt's default target/ and logs/ are in the project, which all workers share
+        home = Path(os.environ["PULSE_HOME"])
+        dbt_folders = {"DBT_TARGET_PATH": str(home / "dbt-target" / "cli"),
+                       "DBT_LOG_PATH": str(home / "dbt-logs")}
     proc = subprocess.run(
         [str(Path(sys.executable).parent / "pulse"), *args],
-        env={**os.environ, **(env or {})},
+        env={**os.environ, **dbt_folders, **(env or {})},
         text=True,
         capture_output=True,
         timeout=timeout,
