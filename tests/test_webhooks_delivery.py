@@ -17,6 +17,7 @@ import os
 import subprocess
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
@@ -28,7 +29,7 @@ from pulse.webhooks.deliver import deliver_due
 from pulse.webhooks.settings import WebhookSettings
 from pulse.webhooks.urlguard import UrlRefused, check_url
 from tests.conftest import REPO, pulse_cli, query, scalar
-from tests.webhook_receiver import Receiver, Reply
+from tests.webhook_receiver import Receiver, Reply, certificates
 
 LOOPBACK = (ipaddress.ip_network("127.0.0.0/8"),)
 # Test settings: loopback and plain http explicitly allowed; retries after 1 s and 2 s.
@@ -224,7 +225,7 @@ def test_receiver_killed_mid_run_then_back(delivery_db, receiver):
     receiver.kill()
     deliver_due(settings=SETTINGS)
     assert set(statuses().values()) == {"RETRYING"}
-    assert "ConnectError" in scalar("select min(error) from delivery.attempts")
+    assert scalar("select min(error) from delivery.attempts").startswith("connect: ")
     receiver.start()
     deliver_due(settings=SETTINGS, clock=later(seconds=5))
     assert set(statuses().values()) == {"SUCCESS"}
@@ -406,3 +407,43 @@ def test_secrets_never_appear_in_logs_output_or_tables(delivery_db, receiver, ca
         assert key not in text and "whsec_" not in text
         assert rotated.reveal().removeprefix("whsec_") not in text
     assert set(statuses().values()) == {"SUCCESS"}
+
+
+# --- TLS ----------------------------------------------------------------------------------
+
+def test_https_goes_to_the_checked_address_and_verifies_the_name(delivery_db, tmp_path,
+                                                                 monkeypatch):
+    """The request goes to the address the name resolved to (checked against the allowed
+    networks), with the name as Host and as the TLS name: a server whose certificate is
+    for another name is refused, however trusted its authority."""
+    ca, hooks_tls = certificates(tmp_path / "hooks", "hooks.test")
+    other_ca, other_tls = certificates(tmp_path / "other", "other.test")
+    # The deliverer's TLS context trusts the system's authorities, which SSL_CERT_FILE
+    # names: here, both test authorities.
+    bundle = tmp_path / "authorities.pem"
+    bundle.write_bytes(ca.read_bytes() + other_ca.read_bytes())
+    monkeypatch.setenv("SSL_CERT_FILE", str(bundle))
+    settings = replace(SETTINGS, allowed_ports=((1024, 65535),))
+
+    def resolve(host: str, port: int) -> list[str]:
+        return ["127.0.0.1"] if host == "hooks.test" else []
+
+    secret = signing.new_secret()
+    with Receiver([secret.reveal()], tls=hooks_tls, name="hooks.test") as rx:
+        endpoints.add("t1", rx.url, secret=secret, settings=settings, resolve=resolve)
+        ids = queue(2)
+        deliver_due(settings=settings, resolve=resolve)
+        assert set(statuses().values()) == {"SUCCESS"}
+        assert [m for r in rx.verified for m in r.message_ids] == ids
+        assert {r.host for r in rx.requests} == {f"hooks.test:{rx.port}"}
+
+    with Receiver([secret.reveal()], tls=other_tls, name="hooks.test") as rx:
+        ep, _ = endpoints.add("t2", rx.url, secret=secret, settings=settings,
+                              resolve=resolve)
+        queue(1, tenant="t2")
+        deliver_due(settings=settings, resolve=resolve)
+        assert rx.requests == []
+        error = scalar("select error from delivery.attempts where endpoint_id = %s",
+                       (ep.endpoint_id,))
+        assert error.startswith("tls: ") and "hostname mismatch" in error.lower(), error
+        assert statuses()["mt2user.at_risk0000"] == "RETRYING"

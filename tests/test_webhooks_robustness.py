@@ -24,6 +24,7 @@ from pulse.webhooks import endpoints
 from pulse.webhooks.deliver import deliver_due, send_interval
 from pulse.webhooks.endpoints import EndpointError
 from pulse.webhooks.settings import WebhookConfigError, parse_ports
+from pulse.webhooks.store import MAX_PREFETCH_BATCHES, prefetch_batches
 from pulse.webhooks.urlguard import ResolutionError, UrlRefused, check_url, system_resolver
 from tests import test_webhooks_delivery as base
 from tests.conftest import pulse_cli, query, scalar
@@ -214,11 +215,12 @@ def test_an_address_the_policy_refuses_still_disables(delivery_db, receiver):
 
 def test_a_run_stops_claiming_at_its_deadline_and_gives_back_the_rest(delivery_db, receiver):
     # one request every 10 s, a run of at most 5 s: the first batch is sent at once, the
-    # second would be due after the deadline, so it and the rest go back, in order
+    # second would be due after the deadline, so it goes back, and the rest stay pending
+    # (at that rate a claim takes one batch: store.prefetch_batches)
     add(receiver, "t1", receiver.url, rate_limit_per_second=0.1, max_batch_size=1)
     ids = queue(6)
     report = deliver_due(settings=replace(SETTINGS, max_run_seconds=5))
-    assert report["success"] == 1 and report["given_back"] == 5
+    assert report["success"] == 1 and report["given_back"] == 1
     assert sorted(statuses().values()) == ["PENDING"] * 5 + ["SUCCESS"]
     assert scalar("select count(*) from delivery.attempts") == 1
     # the next run carries on where this one stopped
@@ -226,6 +228,14 @@ def test_a_run_stops_claiming_at_its_deadline_and_gives_back_the_rest(delivery_d
     deliver_due(settings=SETTINGS)
     assert set(statuses().values()) == {"SUCCESS"}
     assert [m for r in receiver.requests for m in r.message_ids] == ids
+
+
+def test_a_claim_takes_what_the_rate_lets_the_worker_send_within_half_its_lease():
+    lease = SETTINGS.lease.total_seconds()  # 32 s at a 1 s timeout
+    assert prefetch_batches(send_interval(0.1), SETTINGS) == 1  # one every 10 s
+    assert prefetch_batches(send_interval(1), SETTINGS) == int(lease / 2)
+    assert prefetch_batches(send_interval(10_000), SETTINGS) == MAX_PREFETCH_BATCHES
+    assert prefetch_batches(send_interval(0.01), SETTINGS) == 1  # never none
 
 
 def test_rates_from_before_the_check_are_sent_within_the_range():

@@ -1,5 +1,5 @@
-"""A real webhook receiver for the tests: HTTP on 127.0.0.1, every request verified with
-the `standardwebhooks` library, answers scripted per test.
+"""A real webhook receiver for the tests: HTTP (or HTTPS) on 127.0.0.1, every request
+verified with the `standardwebhooks` library, answers scripted per test.
 
     with Receiver([secret]) as rx:
         rx.script(Reply(500), Reply(200))   # then 200 for everything after
@@ -8,11 +8,14 @@ the `standardwebhooks` library, answers scripted per test.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
+import ssl
 import threading
 import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 from standardwebhooks import Webhook
 
@@ -46,8 +49,59 @@ class Received:
         return [e["id"] for e in json.loads(self.body)["events"]] if self.verified else []
 
 
+def certificates(folder: Path, name: str) -> tuple[Path, ssl.SSLContext]:
+    """A certificate authority of its own and a server certificate it signed for `name`:
+    the authority's certificate file (for the client to trust) and a server context."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    now = dt.datetime.now(dt.UTC)
+
+    def cert(subject: str, key, issuer: str, signer, ca: bool) -> x509.Certificate:
+        builder = (x509.CertificateBuilder()
+                   .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, subject)]))
+                   .issuer_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, issuer)]))
+                   .public_key(key.public_key()).serial_number(x509.random_serial_number())
+                   .not_valid_before(now - dt.timedelta(hours=1))
+                   .not_valid_after(now + dt.timedelta(days=1))
+                   .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True))
+        if ca:
+            builder = builder.add_extension(x509.KeyUsage(
+                digital_signature=True, key_cert_sign=True, crl_sign=True,
+                content_commitment=False, key_encipherment=False, data_encipherment=False,
+                key_agreement=False, encipher_only=False, decipher_only=False), critical=True)
+            builder = builder.add_extension(
+                x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
+        else:
+            builder = builder.add_extension(
+                x509.SubjectAlternativeName([x509.DNSName(subject)]), critical=False)
+            builder = builder.add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(
+                signer.public_key()), critical=False)
+        return builder.sign(signer, hashes.SHA256())
+
+    folder.mkdir(parents=True, exist_ok=True)
+    ca_key, server_key = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(
+        ec.SECP256R1())
+    ca_file, chain, key_file = (folder / f"{name}-{part}.pem" for part in ("ca", "cert", "key"))
+    ca_file.write_bytes(cert("Pulse test CA", ca_key, "Pulse test CA", ca_key, True)
+                        .public_bytes(serialization.Encoding.PEM))
+    chain.write_bytes(cert(name, server_key, "Pulse test CA", ca_key, False)
+                      .public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(server_key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption()))
+    server = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    server.load_cert_chain(chain, key_file)
+    return ca_file, server
+
+
 class Receiver:
-    def __init__(self, secrets: list[str], port: int = 0) -> None:
+    def __init__(self, secrets: list[str], port: int = 0, tls: ssl.SSLContext | None = None,
+                 name: str = "127.0.0.1") -> None:
+        """`tls`: a server context (see `certificates`), for an HTTPS receiver known by
+        `name` (which the test's resolver maps to 127.0.0.1)."""
         self.secrets = list(secrets)
         self.secret = None  # the tests keep the Secret object here
         self.requests: list[Received] = []
@@ -56,6 +110,7 @@ class Receiver:
         self._lock = threading.Lock()
         self._port = port
         self._server: ThreadingHTTPServer | None = None
+        self._tls, self._name = tls, name
 
     # --- scripting ----------------------------------------------------------------------
     def script(self, *replies: Reply) -> None:
@@ -73,7 +128,8 @@ class Receiver:
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self._port}/hook"
+        scheme = "https" if self._tls else "http"
+        return f"{scheme}://{self._name}:{self._port}/hook"
 
     def start(self) -> Receiver:
         receiver = self
@@ -122,7 +178,7 @@ class Receiver:
             def log_message(self, *args) -> None:  # keep pytest's output clean
                 pass
 
-        self._server = serve_loopback(Handler, self._port)
+        self._server = serve_loopback(Handler, self._port, self._tls)
         self._port = self._server.server_address[1]
         return self
 

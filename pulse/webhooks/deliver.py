@@ -29,7 +29,7 @@ from collections import Counter
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-import httpx
+import aiohttp
 from psycopg2.pool import ThreadedConnectionPool
 
 from pulse.config import settings as pulse_settings
@@ -136,36 +136,40 @@ class _Recorder:
 
 
 class _Clients:
-    """One HTTP client (and connection pool) per endpoint and host name.
+    """One HTTP session (and connection pool) per endpoint and host name.
 
-    Per host name: httpx pools by the URL's origin, which is the pinned address, so one
-    shared client would reuse a TLS connection verified for host A for a request to host
-    B on the same address. Per endpoint: an endpoint's worker sends one request at a
-    time, so its pool holds one connection, where a pool shared by the endpoints of one
-    host would be scanned in full (every connection, for every request waiting) each time
-    a request starts or ends: most of the delivery's time with 50 endpoints on one host
-    (README "Benchmark").
+    Per host name: a pool is keyed by the URL's origin, which is the pinned address, so
+    one shared session would reuse a TLS connection verified for host A for a request to
+    host B on the same address. Per endpoint: an endpoint's worker sends one request at a
+    time, so its pool holds one connection.
+
+    aiohttp rather than httpx: on one event loop it costs about a fifth as much per
+    request (README "Benchmark"), and one message per request is mostly that cost.
     """
 
     def __init__(self, settings: WebhookSettings) -> None:
         self.settings = settings
-        # One TLS context for every client: building one per host (certificate store
-        # loading) would cost more than most requests.
-        self.tls = ssl.create_default_context()
-        self.by_endpoint: dict[tuple[str, str], httpx.AsyncClient] = {}
+        # One TLS context for every session, made when the first https endpoint needs it:
+        # loading the certificate store costs more than most requests.
+        self._tls: ssl.SSLContext | None = None
+        self.by_endpoint: dict[tuple[str, str], aiohttp.ClientSession] = {}
 
-    def get(self, endpoint_id: str, host: str) -> httpx.AsyncClient:
-        client = self.by_endpoint.get((endpoint_id, host))
-        if client is None:
-            limits = httpx.Limits(max_connections=1, max_keepalive_connections=1)
-            client = self.by_endpoint[endpoint_id, host] = httpx.AsyncClient(
-                follow_redirects=False, trust_env=False, limits=limits, verify=self.tls,
-                timeout=httpx.Timeout(self.settings.timeout))
-        return client
+    def get(self, endpoint_id: str, target: Target) -> aiohttp.ClientSession:
+        session = self.by_endpoint.get((endpoint_id, target.host))
+        if session is None:
+            if target.url.startswith("https:") and self._tls is None:
+                self._tls = ssl.create_default_context()
+            session = self.by_endpoint[endpoint_id, target.host] = aiohttp.ClientSession(
+                connector=aiohttp.TCPConnector(limit=1, ssl=self._tls or True),
+                # No proxy from the environment, no cookies kept between requests, the
+                # answer's bytes as sent (never inflated), one deadline for all of it.
+                trust_env=False, cookie_jar=aiohttp.DummyCookieJar(), auto_decompress=False,
+                timeout=aiohttp.ClientTimeout(total=self.settings.timeout))
+        return session
 
     async def close(self) -> None:
-        for client in self.by_endpoint.values():
-            await client.aclose()
+        for session in self.by_endpoint.values():
+            await session.close()
 
 
 async def _deliver(clock: Clock, settings: WebhookSettings,
@@ -220,6 +224,7 @@ async def _endpoint_worker(ep: Endpoint, secrets: list[signing.Secret], db: _Db,
                            tally: Counter[str], stop_claiming_at: float) -> None:
     interval = send_interval(ep.rate_limit_per_second)
     max_batch = ep.max_batch_size or settings.max_batch
+    prefetch = store.prefetch_batches(interval, settings)
     next_slot = time.monotonic()
     target: Target | None = None
     # Successes sent whose outcome is not committed yet (see _Recorder)
@@ -236,7 +241,8 @@ async def _endpoint_worker(ep: Endpoint, secrets: list[signing.Secret], db: _Db,
         # The claim must see this endpoint's earlier batches recorded, or it would take
         # them for another worker's.
         await settle()
-        batches = await db.run(store.claim, ep.endpoint_id, clock(), settings, max_batch)
+        batches = await db.run(store.claim, ep.endpoint_id, clock(), settings, max_batch,
+                               prefetch)
         if not batches:
             return
         for i, batch in enumerate(batches):
@@ -285,11 +291,11 @@ async def _attempt(ep: Endpoint, target: Target | None, clients: _Clients,
             async with asyncio.timeout(settings.timeout):
                 if target is None:
                     target = await asyncio.to_thread(check_url, ep.url, settings, resolve)
-                client = clients.get(ep.endpoint_id, target.host)
-                return await _send(client, target, secrets, batch), target
+                session = clients.get(ep.endpoint_id, target)
+                return await _send(session, target, secrets, batch), target
         except Exception as exc:
             return _failed(ep, batch, exc, started, settings), (
-                target if isinstance(exc, TimeoutError | httpx.TimeoutException) else None)
+                target if isinstance(exc, TimeoutError) else None)
 
 
 def _failed(ep: Endpoint, batch: store.Batch, exc: Exception, started: float,
@@ -299,9 +305,13 @@ def _failed(ep: Endpoint, batch: store.Batch, exc: Exception, started: float,
         return store.Outcome(None, None, f"refused: {exc}", refused=True)
     if isinstance(exc, ResolutionError):
         return store.Outcome(None, _ms(started), f"dns: {exc}")
-    if isinstance(exc, TimeoutError | httpx.TimeoutException):
+    if isinstance(exc, TimeoutError):  # aiohttp's timeouts are TimeoutErrors too
         return store.Outcome(None, _ms(started), _timeout(settings))
-    if not isinstance(exc, httpx.HTTPError):
+    if isinstance(exc, aiohttp.ClientConnectorCertificateError):
+        return store.Outcome(None, _ms(started), f"tls: {exc.certificate_error}"[:250])
+    if isinstance(exc, aiohttp.ClientConnectorError):
+        return store.Outcome(None, _ms(started), f"connect: {exc.strerror or exc}"[:250])
+    if not isinstance(exc, aiohttp.ClientError | OSError):
         # Not a network failure: worth a line in the log (never headers or the body).
         log.warning("endpoint %s batch %s: unexpected %s", ep.endpoint_id, batch.batch_id,
                     type(exc).__name__)
@@ -314,23 +324,27 @@ def _timeout(settings: WebhookSettings) -> str:
     return f"timeout: no complete answer within {settings.timeout:g} s"
 
 
-async def _send(client: httpx.AsyncClient, target: Target, secrets: list[signing.Secret],
-                batch: store.Batch) -> store.Outcome:
+async def _send(session: aiohttp.ClientSession, target: Target,
+                secrets: list[signing.Secret], batch: store.Batch) -> store.Outcome:
     # A fresh timestamp on every attempt; the id stays the batch's.
     headers = signing.headers(secrets, batch.batch_id, int(time.time()), batch.body)
     headers["host"] = target.host_header
+    # TLS is checked against the name, while the connection goes to the checked address.
+    tls_name = {"server_hostname": target.host} if target.url.startswith("https:") else {}
     started = time.perf_counter()
     # Errors (timeouts, refused connections, ...) are recorded by _failed.
-    async with client.stream("POST", target.url, content=batch.body, headers=headers,
-                             extensions={"sni_hostname": target.host}) as response:
+    async with session.post(target.url, data=batch.body, headers=headers,
+                            allow_redirects=False, **tls_name) as response:
         seen = 0
-        # Raw bytes: a compressed answer is counted as sent, never inflated.
-        async for chunk in response.aiter_raw():
+        while seen < RESPONSE_CAP:
+            chunk = await response.content.readany()
+            if not chunk:
+                break
             seen += len(chunk)
-            if seen >= RESPONSE_CAP:
-                break  # leaving the block closes the connection: the rest is never read
+        # Leaving the block with the answer unread closes the connection: the rest of an
+        # answer over the cap is never read.
     duration = _ms(started)
-    code = response.status_code
+    code = response.status
     error = None
     if not 200 <= code < 300:
         error = (f"redirect to {response.headers.get('location', '?')[:200]} (not followed)"

@@ -9,6 +9,7 @@ A request that fails verification is answered 401, so Pulse records it as failed
 from __future__ import annotations
 
 import json
+import ssl
 import threading
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -54,12 +55,15 @@ def read_request(handler: BaseHTTPRequestHandler) -> tuple[bytes, dict[str, str]
     return body, {k.lower(): v for k, v in handler.headers.items()}
 
 
-def serve_loopback(handler: type[BaseHTTPRequestHandler], port: int = 0
-                   ) -> ThreadingHTTPServer:
+def serve_loopback(handler: type[BaseHTTPRequestHandler], port: int = 0,
+                   tls: ssl.SSLContext | None = None) -> ThreadingHTTPServer:
     """A threaded HTTP server on 127.0.0.1:`port` (0: any free port), serving from a daemon
-    thread; `server_address[1]` is its port."""
+    thread; `server_address[1]` is its port. With `tls` (a server context holding its
+    certificate), HTTPS."""
     server = ThreadingHTTPServer(("127.0.0.1", port), handler)
     server.daemon_threads = True
+    if tls is not None:
+        server.socket = tls.wrap_socket(server.socket, server_side=True)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     return server
 

@@ -59,9 +59,19 @@ def due_endpoints(cur, now: datetime) -> list[Endpoint]:
     return [Endpoint(*row) for row in cur.fetchall()]
 
 
-# New batches claimed in one transaction: fewer round trips per request, and a worker
-# that dies holds at most this many batches until their lease expires.
-PREFETCH_BATCHES = 10
+# New batches claimed in one transaction at most: fewer round trips (and waits for the
+# previous claim's outcomes to be recorded) per request, and a worker that dies holds at
+# most this many batches until their lease expires (docs/delivery.md).
+MAX_PREFETCH_BATCHES = 50
+
+
+def prefetch_batches(send_interval: float, settings: WebhookSettings) -> int:
+    """How many new batches one claim takes: as many as the endpoint's rate limit lets its
+    worker send within half the lease, so that no claimed batch waits for a send slot
+    until its lease runs out (and another run takes it over); between 1 and
+    MAX_PREFETCH_BATCHES."""
+    fits = int(settings.lease.total_seconds() / 2 / send_interval)
+    return max(1, min(MAX_PREFETCH_BATCHES, fits))
 
 CLAIM_NEW = """
 with locked as (
@@ -96,9 +106,9 @@ from claimed c join delivery.messages m using (message_id) order by c.seq
 
 
 def claim(conn, endpoint_id: str, now: datetime, settings: WebhookSettings,
-          max_batch: int) -> list[Batch]:
+          max_batch: int, prefetch: int = 1) -> list[Batch]:
     """Take the endpoint's next batches (SENDING, leased until now + lease), oldest first:
-    the unfinished one if it is due, else up to PREFETCH_BATCHES new ones."""
+    the unfinished one if it is due, else up to `prefetch` new ones (prefetch_batches)."""
     with conn, conn.cursor() as cur:
         # One claimer per endpoint at a time, whichever process it runs in.
         cur.execute(
@@ -126,11 +136,11 @@ def claim(conn, endpoint_id: str, now: datetime, settings: WebhookSettings,
                     _finish(cur, batch_id, endpoint_id, attempt, "ABANDONED",
                             Outcome(None, None, LEASE_LOST))
                     conn.commit()
-                    return claim(conn, endpoint_id, now, settings, max_batch)
+                    return claim(conn, endpoint_id, now, settings, max_batch, prefetch)
             cur.execute(CLAIM_AGAIN + EVENTS, {**params, "batch": batch_id})
         else:
             cur.execute(CLAIM_NEW + EVENTS, {
-                **params, "max_batch": max_batch, "limit": max_batch * PREFETCH_BATCHES,
+                **params, "max_batch": max_batch, "limit": max_batch * prefetch,
                 "prefix": "msg_" + _secrets.token_hex(10) + "_"})
         rows = cur.fetchall()
     batches: dict[str, tuple[int, list[dict[str, Any]]]] = {}
@@ -155,16 +165,21 @@ def record_many(conn, results: list[tuple[Batch, Outcome]], now: datetime,
     """`record` for several requests in one transaction and (mostly) one round trip:
     at hundreds of requests a second, one commit per request is the bottleneck."""
     statuses: list[str] = []
+    # An endpoint's successes in one group set the same two columns to the same values:
+    # one update, at its last success (a failure after it still comes after it).
+    last_success = {batch.endpoint_id: i for i, (batch, outcome) in enumerate(results)
+                    if outcome.success}
     with conn, conn.cursor() as cur:
         statements: list[bytes] = []
-        for batch, outcome in results:
+        for i, (batch, outcome) in enumerate(results):
             statements.append(_attempts_sql(cur, batch.batch_id, batch.endpoint_id,
                                             batch.attempt, outcome))
             if outcome.success:
                 status = "SUCCESS"
-                statements.append(cur.mogrify(
-                    "update delivery.endpoints set failing_since = null, last_success_at = %s "
-                    "where endpoint_id = %s", (now, batch.endpoint_id)))
+                if last_success[batch.endpoint_id] == i:
+                    statements.append(cur.mogrify(
+                        "update delivery.endpoints set failing_since = null, "
+                        "last_success_at = %s where endpoint_id = %s", (now, batch.endpoint_id)))
             elif outcome.status_code == 410 or outcome.refused:
                 status = "FAILED"
                 reason = "refused_url" if outcome.refused else "gone"
