@@ -5,7 +5,7 @@ the result backend.
 Airflow 3's Celery worker runs each task through the Task SDK, which talks to the
 api-server's execution API; so a worker needs the broker, the api-server's URL and the
 JWT secret the api-server checks the tasks' tokens with, the same on every component.
-docker-compose.yml's `celery` profile and tests/test_celery.py use these settings.
+docker-compose.yml's `celery` profile and tests/celery_stack.py use these settings.
 """
 
 from __future__ import annotations

@@ -1,18 +1,31 @@
-"""The DAG files import cleanly, and the nightly DAG runs for real (`airflow dags test`)."""
+"""The DAG files import cleanly, and the nightly DAG runs for real: in-process
+(`airflow dags test`) on consecutive days, and on a Celery worker (docs/scale-out.md).
+
+Both runs of the first night share it: the module's warehouse after the in-process run of
+2026-01-02 (`first_night`) is what the consecutive days start from and what the Celery
+run must equal. The tests run in the file's order; each checks first that the warehouse
+is what it expects.
+"""
 
 from __future__ import annotations
 
 import json
 import subprocess
 import sys
+from dataclasses import dataclass
 from datetime import date, datetime
+from pathlib import Path
 
 import pytest
 
 from generators import generate
+from pulse import warehouse
 from pulse.airflow_env import airflow_env
+from pulse.config import settings
 from tests import reference
-from tests.conftest import REPO, pulse_cli, query, scalar
+from tests.celery_stack import celery_stack
+from tests.conftest import REPO, marks, pulse_cli, query, reset_schemas, scalar
+from tests.test_incremental_equality import differences, snapshot
 
 # Run in a child process: DagBag talks to Airflow's metadata database (cosmos caches its
 # dbt parse there), and a session left open in the test process would hold locks that the
@@ -70,6 +83,19 @@ def _warehouse_state() -> dict:
     }
 
 
+def _full_state() -> dict:
+    """Every relation dbt builds, row for row, and what the load and the gate recorded."""
+    return {
+        "models": snapshot(),
+        "raw": query("select count(*), count(distinct event_id) from raw.events"),
+        "rejected": query("select reason_code, count(*) from raw.rejected_events"
+                          " group by 1 order by 1"),
+        "ledger": query("select file_path, status, rows_loaded, rows_rejected"
+                        " from raw.load_ledger order by 1"),
+        "gate": query("select suite, success from quality.gate_runs order by 1"),
+    }
+
+
 def _assert_matches_landing(landing, day: date) -> None:
     expected = reference.events(landing, through=day)
     assert scalar("select max(partition_date) from raw.load_ledger") == day
@@ -86,24 +112,45 @@ def _assert_matches_landing(landing, day: date) -> None:
     assert dau == reference.daily_active_users(reference.counted(expected))
 
 
-@pytest.mark.airflow
-def test_nightly_dag_runs_two_consecutive_days(clean_warehouse, airflow_db, tmp_path):
-    landing = tmp_path / "landing"
-    generate(landing, seed=11, tenants=3, users=40, days=4, start=date(2026, 1, 1), dirty=0.03)
-    env = {"PULSE_LANDING_DIR": str(landing)}
+FIRST = "2026-01-02"
 
-    # Day 1 (run for 2026-01-02) also picks up 2026-01-01, which no run loaded yet.
-    pulse_cli("airflow", "dags", "test", "pulse_nightly", "2026-01-02", env=env)
+
+@dataclass(frozen=True)
+class Night:
+    env: dict[str, str]
+    summary: dict  # _warehouse_state() after it
+    full: dict     # _full_state() after it
+
+
+@pytest.fixture(scope="module")
+@marks("airflow")
+def first_night(warehouse_db, airflow_db, tmp_path_factory) -> Night:
+    """The first night, in-process, on an empty warehouse: 2026-01-02, which also picks up
+    2026-01-01, which no run loaded yet. Four days of landing files: later runs go on."""
+    landing = tmp_path_factory.mktemp("nightly") / "landing"
+    generate(landing, seed=11, tenants=3, users=40, days=4, start=date(2026, 1, 1), dirty=0.03)
+    # Parsing the DAG runs `dbt ls` (cosmos): on a loaded machine it can take longer than
+    # the default import timeout, in each task process of the Celery run too.
+    env = {"PULSE_LANDING_DIR": str(landing), "AIRFLOW__CORE__DAGBAG_IMPORT_TIMEOUT": "900"}
+    reset_schemas()
+    pulse_cli("airflow", "dags", "test", "pulse_nightly", FIRST, env=env)
     _assert_matches_landing(landing, date(2026, 1, 2))
+    return Night(env, _warehouse_state(), _full_state())
+
+
+@pytest.mark.airflow
+def test_nightly_dag_runs_two_consecutive_days(first_night):
+    env = first_night.env
     day1 = _warehouse_state()
+    assert day1 == first_night.summary, "the module's warehouse is not the first night's"
     assert day1["raw"] > 0 and day1["rejected"] > 0 and day1["dau"]
     # the quality gate ran every suite, before and after dbt, and they passed
-    assert query("select suite, success from quality.gate_runs where data_day = '2026-01-02'"
-                 " order by suite") == [("marts", True), ("raw", True), ("star", True),
-                                        ("volume", True)]
+    assert query("select suite, success from quality.gate_runs where data_day = %s"
+                 " order by suite", (FIRST,)) == [("marts", True), ("raw", True),
+                                                  ("star", True), ("volume", True)]
 
     pulse_cli("airflow", "dags", "test", "pulse_nightly", "2026-01-03", env=env)
-    _assert_matches_landing(landing, date(2026, 1, 3))
+    _assert_matches_landing(Path(env["PULSE_LANDING_DIR"]), date(2026, 1, 3))
     day2 = _warehouse_state()
     assert day2["raw"] > day1["raw"] and len(day2["dau"]) > len(day1["dau"])
 
@@ -111,3 +158,37 @@ def test_nightly_dag_runs_two_consecutive_days(clean_warehouse, airflow_db, tmp_
     # refresh, relation by relation, is tests/test_incremental_equality.py's.)
     pulse_cli("airflow", "dags", "test", "pulse_nightly", "2026-01-03", env=env)
     assert _warehouse_state() == day2
+
+
+def _task_states() -> dict[str, str]:
+    """task_id -> state of the newest pulse_nightly run, from Airflow's metadata."""
+    with warehouse.connection(settings().airflow_db()) as conn, conn.cursor() as cur:
+        cur.execute("select task_id, state from task_instance where run_id = ("
+                    " select run_id from dag_run where dag_id = 'pulse_nightly'"
+                    " order by id desc limit 1)")
+        return dict(cur.fetchall())
+
+
+@pytest.mark.airflow
+@pytest.mark.timeout(3600)  # ~100 task processes on one worker
+def test_the_first_night_on_celery_leaves_the_same_warehouse(first_night, tmp_path):
+    """Scale-out, Airflow side (docs/scale-out.md): the nightly DAG's tasks run in a
+    separate Celery worker process, with a local Redis as the broker (tests/celery_stack.py),
+    and leave the warehouse the in-process run left."""
+    reset_schemas()
+    with celery_stack(tmp_path, first_night.env) as (stack_env, worker_log):
+        pulse_cli("airflow", "dags", "test", "--use-executor", "pulse_nightly", FIRST,
+                  env={**stack_env, **first_night.env}, timeout=1800)
+        worker_lines = worker_log.read_text()
+    on_celery = _full_state()
+    assert on_celery["raw"][0][0] > 0 and on_celery["gate"]
+
+    assert differences(on_celery["models"], first_night.full["models"]) == []
+    assert {k: v for k, v in on_celery.items() if k != "models"} == \
+        {k: v for k, v in first_night.full.items() if k != "models"}
+    # Every task of the Celery run went through the worker (none ran in-process), and
+    # each succeeded there.
+    celery_tasks = _task_states()
+    assert celery_tasks and set(celery_tasks.values()) <= {"success", "skipped"}, celery_tasks
+    ran = {t for t in celery_tasks if f"task_id='{t}'" in worker_lines}
+    assert ran == set(celery_tasks), set(celery_tasks) - ran

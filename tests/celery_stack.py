@@ -1,6 +1,5 @@
-"""Scale-out, Airflow side (docs/scale-out.md): the nightly DAG's tasks run in a separate
-Celery worker process, with a local Redis as the broker, and leave the same warehouse as
-`airflow dags test` running them in-process.
+"""A Celery stack for the tests (docs/scale-out.md): redis-server, Airflow's api-server
+and one Celery worker, each its own process on 127.0.0.1.
 
 No scheduler: `airflow dags test --use-executor` plays the scheduler's part for one run
 and hands each task to the CeleryExecutor, which queues it on Redis; `airflow celery
@@ -18,21 +17,14 @@ import subprocess
 import time
 import urllib.request
 from collections.abc import Iterator
-from datetime import date
 from pathlib import Path
 
 import pytest
 
-from generators import generate
-from pulse import warehouse
 from pulse.airflow_env import airflow_bin
-from pulse.config import settings
 from pulse.scaleout import celery_env
-from tests.conftest import pulse_cli, query, reset_schemas
 from tests.ports import free_port
-from tests.test_incremental_equality import differences, snapshot
 
-DAY = "2026-01-02"
 STARTUP_S = 240  # the api-server's and the worker's start on a loaded 2-core machine
 
 
@@ -94,56 +86,3 @@ def celery_stack(folder: Path, extra_env: dict[str, str]) -> Iterator[tuple[dict
             except subprocess.TimeoutExpired:
                 p.kill()
                 p.wait()
-
-
-def _state() -> dict:
-    return {
-        "models": snapshot(),
-        "raw": query("select count(*), count(distinct event_id) from raw.events"),
-        "rejected": query("select reason_code, count(*) from raw.rejected_events"
-                          " group by 1 order by 1"),
-        "ledger": query("select file_path, status, rows_loaded, rows_rejected"
-                        " from raw.load_ledger order by 1"),
-        "gate": query("select suite, success from quality.gate_runs order by 1"),
-    }
-
-
-def _task_states() -> dict[str, str]:
-    """task_id -> state of the newest pulse_nightly run, from Airflow's metadata."""
-    with warehouse.connection(settings().airflow_db()) as conn, conn.cursor() as cur:
-        cur.execute("select task_id, state from task_instance where run_id = ("
-                    " select run_id from dag_run where dag_id = 'pulse_nightly'"
-                    " order by id desc limit 1)")
-        return dict(cur.fetchall())
-
-
-@pytest.mark.airflow
-@pytest.mark.timeout(3600)  # two nightly runs, one of them ~100 task processes on a worker
-def test_nightly_dag_on_celery_leaves_the_same_warehouse(clean_warehouse, airflow_db,
-                                                         tmp_path):
-    landing = tmp_path / "landing"
-    generate(landing, seed=11, tenants=3, users=40, days=2, start=date(2026, 1, 1), dirty=0.03)
-    # Parsing the DAG runs `dbt ls` (cosmos): on a loaded machine it can take longer than
-    # the default import timeout, in each task process too.
-    env = {"PULSE_LANDING_DIR": str(landing), "AIRFLOW__CORE__DAGBAG_IMPORT_TIMEOUT": "900"}
-
-    with celery_stack(tmp_path, env) as (stack_env, worker_log):
-        pulse_cli("airflow", "dags", "test", "--use-executor", "pulse_nightly", DAY,
-                  env={**stack_env, **env}, timeout=1800)
-        worker_lines = worker_log.read_text()
-    on_celery = _state()
-    assert on_celery["raw"][0][0] > 0 and on_celery["gate"]
-    celery_tasks = _task_states()
-
-    reset_schemas()
-    pulse_cli("airflow", "dags", "test", "pulse_nightly", DAY, env=env)
-    in_process = _state()
-
-    assert differences(on_celery["models"], in_process["models"]) == []
-    assert {k: v for k, v in on_celery.items() if k != "models"} == \
-        {k: v for k, v in in_process.items() if k != "models"}
-    # Every task of the Celery run went through the worker (none ran in-process), and
-    # each succeeded there.
-    assert celery_tasks and set(celery_tasks.values()) <= {"success", "skipped"}, celery_tasks
-    ran = {t for t in celery_tasks if f"task_id='{t}'" in worker_lines}
-    assert ran == set(celery_tasks), set(celery_tasks) - ran
