@@ -3,8 +3,8 @@
 
 Both runs of the first night share it: the module's warehouse after the in-process run of
 2026-01-02 (`first_night`) is what the consecutive days start from and what the Celery
-run must equal. The tests run in the file's order; each checks first that the warehouse
-is what it expects.
+run must equal. The tests run in the file's order: the consecutive days check first that
+the warehouse is still the first night's, and the Celery run starts from an empty one.
 """
 
 from __future__ import annotations
