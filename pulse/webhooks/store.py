@@ -73,6 +73,7 @@ def prefetch_batches(send_interval: float, settings: WebhookSettings) -> int:
     fits = int(settings.lease.total_seconds() / 2 / send_interval)
     return max(1, min(MAX_PREFETCH_BATCHES, fits))
 
+
 CLAIM_NEW = """
 with locked as (
     select message_id, seq from delivery.outbox
