@@ -64,6 +64,22 @@ def test_incremental_models_have_unit_tests(manifest):
                                          "int_user_signups", "ml_user_feature_snapshots"}
 
 
+_TOUCHED = re.compile(r"pulse_rows_touched_by_new_data\(\s*'(\w+)'")
+
+
+def test_ctes_read_for_touched_rows_are_not_materialized(manifest):
+    """pulse_rows_touched_by_new_data reads its CTE twice; materialized, that CTE would copy
+    all of history every night (docs/incremental.md)."""
+    callers, problems = [], []
+    for model in _models(manifest):
+        for cte in _TOUCHED.findall(model["raw_code"]):
+            callers.append(model["name"])
+            if not re.search(rf"\n{cte} as not materialized \(", model["raw_code"]):
+                problems.append(f"{model['name']}: {cte}")
+    assert len(callers) >= 5, "the pattern's callers were not found: is the regex stale?"
+    assert problems == []
+
+
 def test_unit_tests_pass(clean_warehouse, manifest):
     """The nightly build leaves unit tests out (they test SQL, not data): they run here,
     in one `dbt build --empty` (seeds, then every model on empty relations, each model's

@@ -25,7 +25,9 @@
 
 with
 
-events as (
+-- not materialized: read twice below, and materialized it would copy all of history
+-- (docs/incremental.md)
+events as not materialized (
 
     select * from {{ ref('fct_events') }}
     where session_id is null and is_active_event

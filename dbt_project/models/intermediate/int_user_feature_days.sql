@@ -21,7 +21,9 @@
 
 with
 
-feature_events as (
+-- not materialized: read twice below, and materialized it would copy all of history
+-- (docs/incremental.md)
+feature_events as not materialized (
 
     select * from {{ ref('fct_events') }}
     where event_name = 'feature.used' and feature_name is not null

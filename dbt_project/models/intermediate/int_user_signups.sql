@@ -18,7 +18,9 @@
 
 with
 
-signups as (
+-- not materialized: read twice below, and materialized it would copy all of history
+-- (docs/incremental.md)
+signups as not materialized (
 
     select * from {{ ref('fct_events') }}
     where event_name = 'user.signed_up'

@@ -13,7 +13,9 @@
   the user's first day ("to date") starts from the user's state before those days. A
   full refresh is the same SQL with window_from at -infinity.
   Rolling windows run over a dense user x day spine, so "the last 7 days" is "the last 7
-  rows"; distinct-feature counts use +1 / -1 steps, like MAU in fct_daily_tenant_activity.
+  rows": a running total less the running total 7 rows back; distinct-feature counts use
+  +1 / -1 steps, like MAU in fct_daily_tenant_activity. What a row takes from its tenant
+  is computed once per tenant and day.
 -#}
 {{
     config(
@@ -206,7 +208,8 @@ daily as (
         coalesce(breadth_steps.breadth_to_date_step, 0) as breadth_to_date_step,
         prior_activity.active_days as prior_active_days,
         prior_activity.last_active_date as prior_last_active_date,
-        coalesce(prior_feature_counts.features_used, 0) as prior_features_used
+        coalesce(prior_feature_counts.features_used, 0) as prior_features_used,
+        consent.consent_ml_predictions
     from spine
     left join user_days
         on spine.tenant_id = user_days.tenant_id
@@ -226,9 +229,36 @@ daily as (
     left join prior_feature_counts
         on spine.tenant_id = prior_feature_counts.tenant_id
         and spine.user_id = prior_feature_counts.user_id
+    left join consent
+        on spine.tenant_id = consent.tenant_id
+        and spine.user_id = consent.user_id
+        and spine.snapshot_date >= consent.valid_from
+        and (consent.valid_to is null or spine.snapshot_date < consent.valid_to)
 
 ),
 
+-- running totals from the first day read: one pass over each user's days
+cumulative as (
+
+    select
+        daily.*,
+        max(snapshot_date) filter (where is_active) over to_date as last_active_in_days_read,
+        count(*) filter (where is_active) over to_date as active_days_cum,
+        sum(events) over to_date as events_cum,
+        sum(feature_uses) over to_date as feature_uses_cum,
+        sum(sessions) over to_date as sessions_cum,
+        sum(session_seconds) over to_date as session_seconds_cum,
+        sum(breadth_30_step) over to_date as breadth_30_cum,
+        sum(breadth_to_date_step) over to_date as breadth_to_date_cum
+    from daily
+    window to_date as (partition by tenant_id, user_id order by snapshot_date
+        rows between unbounded preceding and current row)
+
+),
+
+-- the rolling windows as differences of running totals: the spine has one row per day, so
+-- "the last 7 days" is the total now less the total 7 rows back (0 before the first row,
+-- as a frame of 7 rows would count); one more pass instead of one per window size
 rolled as (
 
     select
@@ -237,39 +267,30 @@ rolled as (
         snapshot_date,
         signup_date,
         activated_at,
-        coalesce(max(snapshot_date) filter (where is_active) over to_date,
-            prior_last_active_date) as last_active_date,
-        coalesce(prior_active_days, 0)
-            + count(*) filter (where is_active) over to_date as active_days_to_date,
-        count(*) filter (where is_active) over last_7 as active_days_last_7,
-        count(*) filter (where is_active) over last_14 as active_days_last_14,
-        count(*) filter (where is_active) over last_28 as active_days_last_28,
-        count(*) filter (where is_active) over last_30 as active_days_last_30,
-        sum(events) over last_7 as events_last_7,
-        sum(events) over last_30 as events_last_30,
-        sum(feature_uses) over last_30 as feature_uses_last_30,
-        sum(sessions) over last_7 as sessions_last_7,
-        sum(sessions) over last_30 as sessions_last_30,
-        sum(session_seconds) over last_30 as session_seconds_last_30,
-        sum(breadth_30_step) over to_date as features_used_last_30,
-        prior_features_used + sum(breadth_to_date_step) over to_date as features_used_to_date,
+        consent_ml_predictions,
+        coalesce(last_active_in_days_read, prior_last_active_date) as last_active_date,
+        coalesce(prior_active_days, 0) + active_days_cum as active_days_to_date,
+        active_days_cum - lag(active_days_cum, 7, 0::bigint) over by_day as active_days_last_7,
+        active_days_cum - lag(active_days_cum, 14, 0::bigint) over by_day as active_days_last_14,
+        active_days_cum - lag(active_days_cum, 28, 0::bigint) over by_day as active_days_last_28,
+        active_days_cum - lag(active_days_cum, 30, 0::bigint) over by_day as active_days_last_30,
+        events_cum - lag(events_cum, 7, 0::bigint) over by_day as events_last_7,
+        events_cum - lag(events_cum, 30, 0::bigint) over by_day as events_last_30,
+        feature_uses_cum - lag(feature_uses_cum, 30, 0::bigint) over by_day
+            as feature_uses_last_30,
+        sessions_cum - lag(sessions_cum, 7, 0::bigint) over by_day as sessions_last_7,
+        sessions_cum - lag(sessions_cum, 30, 0::bigint) over by_day as sessions_last_30,
+        session_seconds_cum - lag(session_seconds_cum, 30, 0::numeric) over by_day
+            as session_seconds_last_30,
+        breadth_30_cum as features_used_last_30,
+        prior_features_used + breadth_to_date_cum as features_used_to_date,
         -- labels: the next {{ horizon }} days, known only once they are all loaded
-        count(*) filter (where is_active) over next_horizon as active_days_next_{{ horizon }},
-        count(*) over next_horizon as days_loaded_next_{{ horizon }}
-    from daily
-    window
-        to_date as (partition by tenant_id, user_id order by snapshot_date
-            rows between unbounded preceding and current row),
-        last_7 as (partition by tenant_id, user_id order by snapshot_date
-            rows between 6 preceding and current row),
-        last_14 as (partition by tenant_id, user_id order by snapshot_date
-            rows between 13 preceding and current row),
-        last_28 as (partition by tenant_id, user_id order by snapshot_date
-            rows between 27 preceding and current row),
-        last_30 as (partition by tenant_id, user_id order by snapshot_date
-            rows between 29 preceding and current row),
-        next_horizon as (partition by tenant_id, user_id order by snapshot_date
-            rows between 1 following and {{ horizon }} following)
+        lead(active_days_cum, {{ horizon }}) over by_day is not null
+            as next_{{ horizon }}_days_loaded,
+        lead(active_days_cum, {{ horizon }}) over by_day - active_days_cum
+            as active_days_next_{{ horizon }}
+    from cumulative
+    window by_day as (partition by tenant_id, user_id order by snapshot_date)
 
 ),
 
@@ -304,10 +325,38 @@ plans as (
 
 ),
 
-with_tenant as (
+-- what a user's row takes from their tenant, computed once per tenant and day rather
+-- than once per user and day, and only for the days this run writes
+tenant_snapshot_days as (
+
+    select distinct tenant_id, snapshot_date
+    from rolled
+    where snapshot_date >= {{ window_from }}
+
+),
+
+-- the best plan a tenant moves to within the label horizon after each day; grouped, so
+-- it is computed per tenant and day, not for each user's row
+tenant_plan_ahead as (
 
     select
-        rolled.*,
+        days.tenant_id,
+        days.snapshot_date,
+        max(later.plan_rank) as best_plan_rank
+    from tenant_snapshot_days as days
+    inner join plans as later
+        on days.tenant_id = later.tenant_id
+        and later.valid_from > days.snapshot_date
+        and later.valid_from <= days.snapshot_date + {{ horizon }}
+    group by days.tenant_id, days.snapshot_date
+
+),
+
+tenant_at as (
+
+    select
+        days.tenant_id,
+        days.snapshot_date,
         plan_at.plan as tenant_plan,
         plan_at.plan_rank as tenant_plan_rank,
         plan_at.status as tenant_status,
@@ -319,27 +368,38 @@ with_tenant as (
         coalesce(tenant_rolled.tenant_active_user_days_last_28, 0)
             - coalesce(tenant_rolled.tenant_active_user_days_last_14, 0)
             as tenant_active_user_days_prior_14,
-        consent.consent_ml_predictions,
-        (
-            select max(later.plan_rank)
-            from plans as later
-            where later.tenant_id = rolled.tenant_id
-                and later.valid_from > rolled.snapshot_date
-                and later.valid_from <= rolled.snapshot_date + {{ horizon }}
-        ) as best_plan_rank_next_{{ horizon }}
-    from rolled
+        plan_ahead.best_plan_rank as best_plan_rank_next_{{ horizon }}
+    from tenant_snapshot_days as days
     left join plans as plan_at
-        on rolled.tenant_id = plan_at.tenant_id
-        and rolled.snapshot_date >= plan_at.valid_from
-        and (plan_at.valid_to is null or rolled.snapshot_date < plan_at.valid_to)
+        on days.tenant_id = plan_at.tenant_id
+        and days.snapshot_date >= plan_at.valid_from
+        and (plan_at.valid_to is null or days.snapshot_date < plan_at.valid_to)
     left join tenant_rolled
-        on rolled.tenant_id = tenant_rolled.tenant_id
-        and rolled.snapshot_date = tenant_rolled.activity_date
-    left join consent
-        on rolled.tenant_id = consent.tenant_id
-        and rolled.user_id = consent.user_id
-        and rolled.snapshot_date >= consent.valid_from
-        and (consent.valid_to is null or rolled.snapshot_date < consent.valid_to)
+        on days.tenant_id = tenant_rolled.tenant_id
+        and days.snapshot_date = tenant_rolled.activity_date
+    left join tenant_plan_ahead as plan_ahead
+        on days.tenant_id = plan_ahead.tenant_id
+        and days.snapshot_date = plan_ahead.snapshot_date
+
+),
+
+with_tenant as (
+
+    select
+        rolled.*,
+        tenant_at.tenant_plan,
+        tenant_at.tenant_plan_rank,
+        tenant_at.tenant_status,
+        tenant_at.tenant_mrr,
+        tenant_at.tenant_licensed_seats,
+        tenant_at.tenant_mau,
+        tenant_at.tenant_active_user_days_last_14,
+        tenant_at.tenant_active_user_days_prior_14,
+        tenant_at.best_plan_rank_next_{{ horizon }}
+    from rolled
+    inner join tenant_at
+        on rolled.tenant_id = tenant_at.tenant_id
+        and rolled.snapshot_date = tenant_at.snapshot_date
 
 ),
 
@@ -416,9 +476,9 @@ select
         + {{ health_ratio_points('features.features_used_last_30', 'coalesce(plan_breadth.typical_features_used, 1)', w.breadth) }}
     )::int as rule_health_score,
     -- labels (null until the {{ horizon }} days after snapshot_date are loaded)
-    case when features.days_loaded_next_{{ horizon }} = {{ horizon }}
+    case when features.next_{{ horizon }}_days_loaded
         then features.active_days_next_{{ horizon }} = 0 end as churned_next_{{ horizon }}d,
-    case when features.days_loaded_next_{{ horizon }} = {{ horizon }}
+    case when features.next_{{ horizon }}_days_loaded
         then coalesce(features.best_plan_rank_next_{{ horizon }} > features.tenant_plan_rank, false)
     end as upgraded_next_{{ horizon }}d,
     now() as _updated_at
