@@ -37,8 +37,8 @@
     incremental model recomputes, so its reads of event-grain tables use their event_date
     index instead of scanning all of history. -#}
 {% macro pulse_first_new_event_date() -%}
-    {%- set sql = "select coalesce(min(event_date), 'infinity'::date){} from " ~ ref('fct_events')
-        ~ " where _updated_at > " ~ pulse_watermark() -%}
+    {%- set sql = "select coalesce(min(event_date), 'infinity'::date){} from ("
+        ~ pulse_new_rows_fenced('event_date', ref('fct_events')) ~ ") as new_rows" -%}
     {%- if pulse_can_query_ahead() -%}
         '{{ run_query(sql.replace('{}', '::text')).columns[0].values()[0] }}'::date
     {%- elif is_incremental() -%}
@@ -46,6 +46,16 @@
     {%- else -%}
         '-infinity'::date
     {%- endif -%}
+{%- endmacro %}
+
+{#- `column` of the rows of `relation` written since this model's newest row, for a min()
+    over them. `offset 0` keeps the subquery apart: flattened, PostgreSQL answers min()
+    by walking the index on `column` in order until a row passes the `_updated_at`
+    filter, which reads the whole index when few rows or none are new (3.7 s on the peer
+    data set at day 180 with nothing new); apart, the `_updated_at` index finds the new
+    rows directly (docs/incremental.md). -#}
+{% macro pulse_new_rows_fenced(column, relation) -%}
+    select {{ column }} from {{ relation }} where _updated_at > {{ pulse_watermark() }} offset 0
 {%- endmacro %}
 
 {% macro pulse_new_rows(upstream_alias=none, column='_updated_at') -%}
@@ -97,8 +107,8 @@
         {%- set activity = ref('fct_daily_user_activity') -%}
         {%- set sql -%}
             select coalesce(least(
-                (select min(activity_date) from {{ activity }}
-                 where _updated_at > {{ pulse_watermark() }}),
+                (select min(activity_date)
+                 from ({{ pulse_new_rows_fenced('activity_date', activity) }}) as new_rows),
                 (select max({{ date_column }}) + 1 from {{ this }}
                  having max({{ date_column }}) < (select max(activity_date) from {{ activity }}))
             ) - {{ horizon }}, 'infinity'::date)::text
