@@ -4,14 +4,17 @@
   feature uses only data of days <= T; the labels (what happened in (T, T + 30 days]) are
   null while those 30 days are not all loaded. Definition: doc block `ml_scoring`.
 
-  Incremental by snapshot day (docs/incremental.md): a night recomputes the snapshot
-  days from `window_from` on, every user's, and replaces those days whole. window_from is
-  the first day whose features or labels new data can change: the first activity day
-  written since this model's newest row, less the label horizon (a new day completes
-  the labels of the {{ horizon }} days before it); nothing when nothing is new. The
-  rolling windows read the {{ context_days }} days before window_from; what runs from
-  the user's first day ("to date") starts from the user's state before those days. A
-  full refresh is the same SQL with window_from at -infinity.
+  Incremental by snapshot day (docs/incremental.md): a night replaces the snapshot days
+  from `window_from` on, every user's, whole. `feature_from` is the first day whose
+  features new data can change: the first activity day written since this model's
+  newest row (or the first day not yet snapshotted); window_from is {{ horizon }} days
+  earlier, since a new day completes the labels of the {{ horizon }} days before it.
+  Features are computed from feature_from on, their rolling windows reading the
+  {{ context_days }} days before it; what runs from the user's first day ("to date")
+  starts from the user's state before those days. The rows of the days in between keep
+  their stored features and get their labels again, from the same running total of
+  active days. Nothing when nothing is new. A full refresh is the same SQL with both
+  days at -infinity.
   Rolling windows run over a dense user x day spine, so "the last 7 days" is "the last 7
   rows": a running total less the running total 7 rows back; distinct-feature counts use
   +1 / -1 steps, like MAU in fct_daily_tenant_activity. What a row takes from its tenant
@@ -35,14 +38,20 @@
 {%- set horizon = var('churn_horizon_days') -%}
 {#- the longest rolling window below (last_30) reaches 29 days back -#}
 {%- set context_days = 30 -%}
+{%- if context_days < horizon -%}
+    {#- the label days' tenant rows come from the days the rolling windows read -#}
+    {{ exceptions.raise_compiler_error('ml_user_feature_snapshots: context_days < churn_horizon_days') }}
+{%- endif -%}
 {%- set window_from = pulse_snapshot_window_from(horizon) -%}
+{%- set keeps_rows = window_from not in ("'-infinity'::date", "'infinity'::date") -%}
 {%- if window_from == "'-infinity'::date" -%}
-    {%- set context_from, prior_until = window_from, window_from -%}
+    {%- set feature_from, context_from, prior_until = window_from, window_from, window_from -%}
 {%- elif window_from == "'infinity'::date" -%}
     {#- nothing new: read nothing -#}
-    {%- set context_from, prior_until = window_from, "'-infinity'::date" -%}
+    {%- set feature_from, context_from, prior_until = window_from, window_from, "'-infinity'::date" -%}
 {%- else -%}
-    {%- set context_from = "(" ~ window_from ~ " - " ~ context_days ~ ")" -%}
+    {%- set feature_from = "(" ~ window_from ~ " + " ~ horizon ~ ")" -%}
+    {%- set context_from = "(" ~ feature_from ~ " - " ~ context_days ~ ")" -%}
     {%- set prior_until = context_from -%}
 {%- endif -%}
 
@@ -153,7 +162,7 @@ session_days as (
 
 -- a feature used on day a counts in the 30-day breadth from a to the day before its next
 -- use or a + 29, whichever comes first: +1 at a, -1 at the end
--- (a use before the context days has ended by window_from, so only the context days'
+-- (a use before the context days has ended by feature_from, so only the context days'
 -- uses are needed)
 feature_uses as (
 
@@ -283,12 +292,7 @@ rolled as (
         session_seconds_cum - lag(session_seconds_cum, 30, 0::numeric) over by_day
             as session_seconds_last_30,
         breadth_30_cum as features_used_last_30,
-        prior_features_used + breadth_to_date_cum as features_used_to_date,
-        -- labels: the next {{ horizon }} days, known only once they are all loaded
-        lead(active_days_cum, {{ horizon }}) over by_day is not null
-            as next_{{ horizon }}_days_loaded,
-        lead(active_days_cum, {{ horizon }}) over by_day - active_days_cum
-            as active_days_next_{{ horizon }}
+        prior_features_used + breadth_to_date_cum as features_used_to_date
     from cumulative
     window by_day as (partition by tenant_id, user_id order by snapshot_date)
 
@@ -367,8 +371,7 @@ tenant_at as (
             as tenant_active_user_days_last_14,
         coalesce(tenant_rolled.tenant_active_user_days_last_28, 0)
             - coalesce(tenant_rolled.tenant_active_user_days_last_14, 0)
-            as tenant_active_user_days_prior_14,
-        plan_ahead.best_plan_rank as best_plan_rank_next_{{ horizon }}
+            as tenant_active_user_days_prior_14
     from tenant_snapshot_days as days
     left join plans as plan_at
         on days.tenant_id = plan_at.tenant_id
@@ -377,9 +380,7 @@ tenant_at as (
     left join tenant_rolled
         on days.tenant_id = tenant_rolled.tenant_id
         and days.snapshot_date = tenant_rolled.activity_date
-    left join tenant_plan_ahead as plan_ahead
-        on days.tenant_id = plan_ahead.tenant_id
-        and days.snapshot_date = plan_ahead.snapshot_date
+    where days.snapshot_date >= {{ feature_from }}
 
 ),
 
@@ -394,8 +395,7 @@ with_tenant as (
         tenant_at.tenant_licensed_seats,
         tenant_at.tenant_mau,
         tenant_at.tenant_active_user_days_last_14,
-        tenant_at.tenant_active_user_days_prior_14,
-        tenant_at.best_plan_rank_next_{{ horizon }}
+        tenant_at.tenant_active_user_days_prior_14
     from rolled
     inner join tenant_at
         on rolled.tenant_id = tenant_at.tenant_id
@@ -430,60 +430,118 @@ plan_breadth as (
     where features_used_last_30 > 0
     group by snapshot_date, tenant_plan
 
+),
+
+-- the rows of the days whose features this run computes
+computed_rows as (
+
+    select
+        features.tenant_id,
+        features.user_id,
+        features.snapshot_date,
+        features.consent_ml_predictions is true as consent_ml_predictions,
+        features.active_days_last_30 > 0 as is_active_customer,
+        -- features (as of the end of snapshot_date)
+        features.days_since_active,
+        features.active_days_last_7,
+        features.active_days_last_14,
+        features.active_days_prior_14,
+        -- -1 (stopped) .. 0 (steady) .. 1 (started): the last 14 days against the 14 before
+        {{ activity_trend('features.active_days_last_14', 'features.active_days_prior_14') }}
+            as activity_trend,
+        features.active_days_last_30,
+        features.active_days_to_date,
+        features.events_last_7,
+        features.events_last_30,
+        features.feature_uses_last_30,
+        features.sessions_last_7,
+        features.sessions_last_30,
+        features.avg_session_minutes_last_30,
+        features.features_used_last_30,
+        features.features_used_to_date,
+        features.tenure_days,
+        features.is_activated,
+        features.tenant_plan,
+        features.tenant_plan_rank,
+        features.tenant_status,
+        features.tenant_mrr,
+        features.tenant_licensed_seats,
+        features.tenant_mau,
+        round(features.tenant_seat_utilization, 4) as tenant_seat_utilization,
+        features.tenant_active_user_days_last_14,
+        features.tenant_active_user_days_prior_14,
+        {{ activity_trend('features.tenant_active_user_days_last_14',
+                          'features.tenant_active_user_days_prior_14') }} as tenant_activity_trend,
+        -- the rule-based health score of user_health_scores, as of snapshot_date
+        round(
+            {{ health_recency_points('features.days_since_active', w.recency) }}
+            + {{ health_trend_points('features.active_days_last_14', 'features.active_days_prior_14', w.trend) }}
+            + {{ health_ratio_points('features.features_used_last_30', 'coalesce(plan_breadth.typical_features_used, 1)', w.breadth) }}
+        )::int as rule_health_score
+    from features
+    left join plan_breadth
+        on features.snapshot_date = plan_breadth.snapshot_date
+        and features.tenant_plan is not distinct from plan_breadth.tenant_plan
+    where features.snapshot_date >= {{ feature_from }}
+
+),
+
+{%- set feature_columns = [
+    'tenant_id', 'user_id', 'snapshot_date', 'consent_ml_predictions', 'is_active_customer',
+    'days_since_active', 'active_days_last_7', 'active_days_last_14', 'active_days_prior_14',
+    'activity_trend', 'active_days_last_30', 'active_days_to_date', 'events_last_7',
+    'events_last_30', 'feature_uses_last_30', 'sessions_last_7', 'sessions_last_30',
+    'avg_session_minutes_last_30', 'features_used_last_30', 'features_used_to_date',
+    'tenure_days', 'is_activated', 'tenant_plan', 'tenant_plan_rank', 'tenant_status',
+    'tenant_mrr', 'tenant_licensed_seats', 'tenant_mau', 'tenant_seat_utilization',
+    'tenant_active_user_days_last_14', 'tenant_active_user_days_prior_14',
+    'tenant_activity_trend', 'rule_health_score',
+] %}
+
+-- the days between window_from and feature_from: new data changes only their labels
+all_rows as (
+
+    select * from computed_rows
+    {%- if keeps_rows %}
+
+    union all
+
+    select {{ feature_columns | join(', ') }}
+    from {{ this }}
+    where snapshot_date >= {{ window_from }}
+        and snapshot_date < {{ feature_from }}
+    {%- endif %}
+
+),
+
+-- labels: the next {{ horizon }} days, known only once they are all loaded (one row per
+-- day, so the active days among them are the running total {{ horizon }} rows on, less
+-- today's)
+labelled as (
+
+    select
+        all_rows.*,
+        lead(active_days_to_date, {{ horizon }}) over by_day is not null
+            as next_{{ horizon }}_days_loaded,
+        lead(active_days_to_date, {{ horizon }}) over by_day - active_days_to_date
+            as active_days_next_{{ horizon }}
+    from all_rows
+    window by_day as (partition by tenant_id, user_id order by snapshot_date)
+
 )
 
 select
-    features.tenant_id,
-    features.user_id,
-    features.snapshot_date,
-    features.consent_ml_predictions is true as consent_ml_predictions,
-    features.active_days_last_30 > 0 as is_active_customer,
-    -- features (as of the end of snapshot_date)
-    features.days_since_active,
-    features.active_days_last_7,
-    features.active_days_last_14,
-    features.active_days_prior_14,
-    -- -1 (stopped) .. 0 (steady) .. 1 (started): the last 14 days against the 14 before
-    {{ activity_trend('features.active_days_last_14', 'features.active_days_prior_14') }}
-        as activity_trend,
-    features.active_days_last_30,
-    features.active_days_to_date,
-    features.events_last_7,
-    features.events_last_30,
-    features.feature_uses_last_30,
-    features.sessions_last_7,
-    features.sessions_last_30,
-    features.avg_session_minutes_last_30,
-    features.features_used_last_30,
-    features.features_used_to_date,
-    features.tenure_days,
-    features.is_activated,
-    features.tenant_plan,
-    features.tenant_plan_rank,
-    features.tenant_status,
-    features.tenant_mrr,
-    features.tenant_licensed_seats,
-    features.tenant_mau,
-    round(features.tenant_seat_utilization, 4) as tenant_seat_utilization,
-    features.tenant_active_user_days_last_14,
-    features.tenant_active_user_days_prior_14,
-    {{ activity_trend('features.tenant_active_user_days_last_14',
-                      'features.tenant_active_user_days_prior_14') }} as tenant_activity_trend,
-    -- the rule-based health score of user_health_scores, as of snapshot_date
-    round(
-        {{ health_recency_points('features.days_since_active', w.recency) }}
-        + {{ health_trend_points('features.active_days_last_14', 'features.active_days_prior_14', w.trend) }}
-        + {{ health_ratio_points('features.features_used_last_30', 'coalesce(plan_breadth.typical_features_used, 1)', w.breadth) }}
-    )::int as rule_health_score,
+    {%- for column in feature_columns %}
+    labelled.{{ column }},
+    {%- endfor %}
     -- labels (null until the {{ horizon }} days after snapshot_date are loaded)
-    case when features.next_{{ horizon }}_days_loaded
-        then features.active_days_next_{{ horizon }} = 0 end as churned_next_{{ horizon }}d,
-    case when features.next_{{ horizon }}_days_loaded
-        then coalesce(features.best_plan_rank_next_{{ horizon }} > features.tenant_plan_rank, false)
+    case when labelled.next_{{ horizon }}_days_loaded
+        then labelled.active_days_next_{{ horizon }} = 0 end as churned_next_{{ horizon }}d,
+    case when labelled.next_{{ horizon }}_days_loaded
+        then coalesce(plan_ahead.best_plan_rank > labelled.tenant_plan_rank, false)
     end as upgraded_next_{{ horizon }}d,
     now() as _updated_at
-from features
-left join plan_breadth
-    on features.snapshot_date = plan_breadth.snapshot_date
-    and features.tenant_plan is not distinct from plan_breadth.tenant_plan
-where features.snapshot_date >= {{ window_from }}
+from labelled
+left join tenant_plan_ahead as plan_ahead
+    on labelled.tenant_id = plan_ahead.tenant_id
+    and labelled.snapshot_date = plan_ahead.snapshot_date
