@@ -501,7 +501,9 @@ computed_rows as (
 -- the days between window_from and feature_from: new data changes only their labels
 all_rows as (
 
-    select * from computed_rows
+    -- both sides by the one list of names, so they line up column for column
+    select {{ feature_columns | join(', ') }}
+    from computed_rows
     {%- if keeps_rows %}
 
     union all
