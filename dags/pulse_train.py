@@ -35,6 +35,9 @@ DATE = ["null", "string"]
         **{name: Param(None, type=DATE, description="explicit range bound (all four or none)")
            for name in jobs.RANGE_PARAMS},
         "seed": Param(None, type=["null", "integer"], description="default: the project seed"),
+        "max_iter": Param(None, type=["null", "integer"], minimum=1,
+                          description="boosting rounds of the user churn model (recorded "
+                          "with the model); default: the tuned value, pulse.ml.model"),
     },
 )
 def pulse_train():

@@ -153,11 +153,9 @@ def test_nightly_dag_runs_two_consecutive_days(first_night):
     _assert_matches_landing(Path(env["PULSE_LANDING_DIR"]), date(2026, 1, 3))
     day2 = _warehouse_state()
     assert day2["raw"] > day1["raw"] and len(day2["dau"]) > len(day1["dau"])
-
-    # Re-running a day leaves the same warehouse. (That incremental builds equal a full
-    # refresh, relation by relation, is tests/test_incremental_equality.py's.)
-    pulse_cli("airflow", "dags", "test", "pulse_nightly", "2026-01-03", env=env)
-    assert _warehouse_state() == day2
+    # That re-running a night leaves the same warehouse is tests/test_demo.py's (the
+    # second demo runs its night again); that incremental builds equal a full refresh,
+    # relation by relation, tests/test_incremental_equality.py's.
 
 
 def _task_states() -> dict[str, str]:

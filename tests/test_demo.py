@@ -21,6 +21,10 @@ select 'raw', count(*), coalesce(sum(hashtext(event_id || batch_id || line_numbe
 union all
 select 'rejected', count(*), coalesce(sum(hashtext(line)), 0) from raw.rejected_events
 union all
+select 'ledger', count(*),
+       coalesce(sum(hashtext(concat_ws('|', file_path, status, rows_loaded, rows_rejected))), 0)
+  from raw.load_ledger
+union all
 select 'staging', count(*), coalesce(sum(hashtext(event_id || _batch_id)), 0)
   from staging.stg_pulse__events
 union all

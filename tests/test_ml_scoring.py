@@ -297,15 +297,16 @@ def test_the_training_dag_trains_on_its_schedule_or_when_no_model_exists(trained
 
 @pytest.mark.airflow
 def test_training_dag_registers_a_model(ml_warehouse, airflow_db):
-    conf = {"as_of": LAST.isoformat(), "seed": DEFAULT_SEED,
+    conf = {"as_of": LAST.isoformat(), "seed": DEFAULT_SEED, **PARAMS,
             **{k: getattr(RANGES, k).isoformat() for k in
                ("train_start", "train_end", "validation_start", "validation_end")}}
     before = scalar("select count(*) from ml.model_registry")
     pulse_cli("airflow", "dags", "test", "pulse_train", LAST.isoformat(), "--conf",
               json.dumps(conf), env=ml_warehouse["env"])
-    row = query("select model_version, data_through, train_start, artifact_sha256 "
-                "from ml.model_registry order by trained_at desc limit 1")[0]
+    row = query("select model_version, data_through, train_start, artifact_sha256, params"
+                " from ml.model_registry order by trained_at desc limit 1")[0]
     assert row[1] == LAST and row[2] == RANGES.train_start
+    assert row[4]["max_iter"] == PARAMS["max_iter"]  # the run's params reach the model
     assert scalar("select count(*) from ml.model_registry") >= max(before, 1)
     registry.load(row[0])  # the artifact is there and matches its hash
 

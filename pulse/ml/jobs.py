@@ -33,8 +33,9 @@ def wanted(run_type: str) -> str | None:
 
 
 def train_from_params(params: dict[str, Any]) -> dict:
-    """Train as the run's params say: `as_of` (default: the last loaded day) and either
-    none or all four range bounds. Returns the registry row's content."""
+    """Train as the run's params say: `as_of` (default: the last loaded day), either none
+    or all four range bounds, and optionally the boosting rounds (`max_iter`). Returns
+    the registry row's content."""
     as_of = _day(params.get("as_of"))
     bounds = [_day(params.get(name)) for name in RANGE_PARAMS]
     ranges = None
@@ -43,7 +44,9 @@ def train_from_params(params: dict[str, Any]) -> dict:
             raise ValueError(f"give all of {', '.join(RANGE_PARAMS)} or none; got {bounds}")
         ranges = Ranges(*bounds, data_through=as_of or loaded_range()[1])  # type: ignore[misc]
     seed = int(params.get("seed") or T.DEFAULT_SEED)
-    return T.train(as_of=as_of, ranges=ranges, seed=seed)
+    # the registry row records the params a model was trained with
+    model_params = {"max_iter": int(params["max_iter"])} if params.get("max_iter") else None
+    return T.train(as_of=as_of, ranges=ranges, seed=seed, params=model_params)
 
 
 def tenant_wanted(run_type: str) -> str | None:

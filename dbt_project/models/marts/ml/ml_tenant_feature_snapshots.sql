@@ -147,8 +147,7 @@ plans as (
         mrr,
         licensed_seats,
         monthly_event_limit,
-        case plan when 'starter' then 1 when 'professional' then 2 when 'enterprise' then 3 end
-            as plan_rank
+        {{ plan_rank('plan') }} as plan_rank
     from versions
 
 ),

@@ -35,7 +35,7 @@
 {%- set s = health_settings() -%}
 {%- set w = s.user_weights -%}
 {#- churned at T = not active in (T, T + churn_horizon_days], docs/scoring.md -#}
-{%- set horizon = var('churn_horizon_days') -%}
+{%- set horizon = var('churn_horizon_days') | int -%}
 {#- the longest rolling window below (last_30) reaches 29 days back -#}
 {%- set context_days = 30 -%}
 {%- if context_days < horizon -%}
@@ -323,8 +323,7 @@ plans as (
         status,
         mrr,
         licensed_seats,
-        case plan when 'starter' then 1 when 'professional' then 2 when 'enterprise' then 3 end
-            as plan_rank
+        {{ plan_rank('plan') }} as plan_rank
     from tenants
 
 ),
