@@ -25,6 +25,7 @@ WITHOUT_WAREHOUSE = [
     (["warehouse", "restart"], {}, "invalid choice"),
     (["ml"], {}, "required"),
     (["ml", "train", "--as-of", "nope"], {}, "YYYY-MM-DD"),
+    (["ml", "train", "--max-iter", "0"], {}, "below 1"),
     (["ml", "score", "--day", "2026-02-30"], {}, "YYYY-MM-DD"),
     (["webhooks", "fill-outbox", "tomorrow"], {}, "YYYY-MM-DD"),
     (["webhooks", "endpoints", "add"], {}, "required"),

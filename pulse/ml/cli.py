@@ -22,6 +22,8 @@ def add_parser(sub) -> None:
                        help="explicit range bound (give all four, or none)")
     t.add_argument("--seed", type=cliargs.non_negative_int,
                    help="random seed (default: the fixed project seed)")
+    t.add_argument("--max-iter", type=cliargs.positive_int,
+                   help="boosting rounds of the user model (default: the tuned value)")
 
     s = ml.add_parser("score", help="score every consenting user on a day")
     s.add_argument("--day", type=cliargs.day, required=True)
@@ -68,27 +70,23 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _train(args: argparse.Namespace) -> int:
-    from pulse.ml import train as T
-    from pulse.ml.features import loaded_range
-    from pulse.ml.registry import Ranges
+    from pulse.ml import jobs
+    from pulse.ml.train import NotEnoughHistory
 
-    bounds = [args.train_start, args.train_end, args.validation_start, args.validation_end]
-    ranges = None
-    if any(bounds):
-        if not all(bounds):
-            print("pulse ml train: give all four of --train-start, --train-end, "
-                  "--validation-start and --validation-end, or none")
-            return 2
-        through = args.as_of or loaded_range()[1]
-        ranges = Ranges(*bounds, data_through=through)
-    seed = args.seed if args.seed is not None else T.DEFAULT_SEED
+    bounds = {name: getattr(args, name) for name in jobs.RANGE_PARAMS}
+    if any(bounds.values()) and not all(bounds.values()):
+        print("pulse ml train: give all four of --train-start, --train-end, "
+              "--validation-start and --validation-end, or none")
+        return 2
+    # the same parameters as a pulse_train run's, read by the same code
+    params = {"as_of": args.as_of, **bounds, "seed": args.seed, "max_iter": args.max_iter}
     try:
-        result = T.train(as_of=args.as_of, ranges=ranges, seed=seed)
-    except (T.NotEnoughHistory, ValueError) as exc:
+        result = jobs.train_from_params(params)
+    except (NotEnoughHistory, ValueError) as exc:
         print(f"pulse ml train: {exc}")
         return 2
     print(_figures(result["model_version"], result["ranges"], result["metrics"]))
-    print(f"  {result['status']}: {result['reason']}")
+    print(f"  {result['reason']}")  # promoted: ... or rejected: ..., with the figures
     return 0
 
 

@@ -135,7 +135,7 @@ def promote(evaluation: Mapping[str, Any], *, min_lower_bound: float = 0.0) -> t
     base = evaluation["scorers"][vs]["roc_auc"]
     ci = d["roc_auc_ci"]
     if ci is None:
-        return False, f"no usable bootstrap resample to compare {model} with {vs}"
+        return False, f"rejected: no usable bootstrap resample to compare {model} with {vs}"
     lo, hi = ci
     figures = (f"ROC AUC {auc:.3f} vs {vs} {base:.3f}, difference {d['roc_auc']:+.3f} "
                f"(95% CI {lo:+.3f}..{hi:+.3f})")

@@ -43,7 +43,7 @@ def train_from_params(params: dict[str, Any]) -> dict:
         if not all(bounds):
             raise ValueError(f"give all of {', '.join(RANGE_PARAMS)} or none; got {bounds}")
         ranges = Ranges(*bounds, data_through=as_of or loaded_range()[1])  # type: ignore[misc]
-    seed = int(params.get("seed") or T.DEFAULT_SEED)
+    seed = T.DEFAULT_SEED if params.get("seed") is None else int(params["seed"])
     # the registry row records the params a model was trained with
     model_params = {"max_iter": int(params["max_iter"])} if params.get("max_iter") else None
     return T.train(as_of=as_of, ranges=ranges, seed=seed, params=model_params)
