@@ -62,6 +62,9 @@ core_use_days_after_activation as (
         and activated.user_id = feature_days.user_id
         and feature_days.is_core_feature
         and feature_days.first_used_at >= activated.activated_in_window_at
+        -- days past the window count for no step; left out, the days read are a prefix
+        -- of the user's core-use days, so the day numbers below do not change
+        and feature_days.first_used_at < activated.window_ends_at
     group by activated.tenant_id, activated.user_id, feature_days.activity_date
 
 ),

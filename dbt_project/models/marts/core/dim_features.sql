@@ -19,15 +19,35 @@ catalog as (
 
 ),
 
+feature_days as (
+
+    select * from {{ ref('int_user_feature_days') }}
+
+),
+
+-- one row per feature and user first, then a count: count(distinct) sorts every
+-- feature-day row, the grouping hashes them (about 5x faster on the peer data set,
+-- docs/incremental.md)
+feature_users as (
+
+    select
+        feature_name,
+        tenant_id,
+        user_id,
+        min(first_used_at) as first_used_at
+    from feature_days
+    group by feature_name, tenant_id, user_id
+
+),
+
 usage as (
 
     select
         feature_name,
         min(first_used_at) as first_used_at,
-        -- a row value counted distinct: sqlfluff reads distinct as a function
-        count(distinct (tenant_id, user_id))::int as users_to_date,  -- noqa: ST08, LT01, LT06
+        count(*)::int as users_to_date,
         count(distinct tenant_id)::int as tenants_to_date
-    from {{ ref('int_user_feature_days') }}
+    from feature_users
     group by feature_name
 
 )

@@ -90,15 +90,28 @@ monthly_active_users as (
 
 ),
 
+-- each user once per feature and month, then a count: hashed, where count(distinct)
+-- would sort every feature-day row (docs/incremental.md)
+user_feature_months as (
+
+    select distinct
+        tenant_id,
+        feature_name,
+        date_trunc('month', activity_date)::date as activity_month,
+        user_id
+    from feature_days
+
+),
+
 monthly_adopters as (
 
     select
         tenant_id,
         feature_name,
-        date_trunc('month', activity_date)::date as activity_month,
-        count(distinct user_id)::int as adopters
-    from feature_days
-    group by tenant_id, feature_name, date_trunc('month', activity_date)::date
+        activity_month,
+        count(user_id)::int as adopters
+    from user_feature_months
+    group by tenant_id, feature_name, activity_month
 
 ),
 
