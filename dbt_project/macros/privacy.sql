@@ -64,8 +64,32 @@
     consent choice changes no activity, so the days it covers are not recomputed, yet it
     must reach the snapshots already built (a withdrawal from the users export, or one
     that arrived late). Sets each row's consent to what ml_user_consent_periods says for
-    its day, as a full refresh would; writes only the rows that differ. -#}
+    its day, as a full refresh would, writing only the rows that differ.
+    Only the rows of users whose periods changed can differ: ml.consent_periods_applied
+    (sql/migrations/0016) holds the periods the stored rows agree with, so the rows
+    compared are those users' rows (all of them while that table is empty: its first
+    night), and the current periods are stored there afterwards, in the build's
+    transaction. docs/incremental.md -#}
 {% macro ml_consent_post_hook() -%}
+    {%- set columns = 'tenant_id, user_id, valid_from, valid_to, consent_ml_predictions' -%}
+    {%- set periods -%}
+        select {{ columns }} from {{ ref('ml_user_consent_periods') }}
+    {%- endset -%}
+    with
+
+    changed_periods as (
+        ({{ periods }} except select {{ columns }} from ml.consent_periods_applied)
+        union all
+        (select {{ columns }} from ml.consent_periods_applied except {{ periods }})
+    ),
+
+    changed_users as (
+        select tenant_id, user_id from changed_periods
+        union
+        select tenant_id, user_id from {{ this }}
+        where not exists (select 1 from ml.consent_periods_applied)
+    )
+
     update {{ this }} as snap
     set consent_ml_predictions = fresh.consent_ml_predictions
     from (
@@ -75,7 +99,10 @@
             built.snapshot_date,
             coalesce(period.consent_ml_predictions, false) as consent_ml_predictions
         from {{ this }} as built
-        left join (select * from {{ ref('ml_user_consent_periods') }}) as period
+        inner join changed_users
+            on built.tenant_id = changed_users.tenant_id
+            and built.user_id = changed_users.user_id
+        left join ({{ periods }}) as period
             on built.tenant_id = period.tenant_id
             and built.user_id = period.user_id
             and built.snapshot_date >= period.valid_from
@@ -84,5 +111,8 @@
     where snap.tenant_id = fresh.tenant_id
         and snap.user_id = fresh.user_id
         and snap.snapshot_date = fresh.snapshot_date
-        and snap.consent_ml_predictions is distinct from fresh.consent_ml_predictions
+        and snap.consent_ml_predictions is distinct from fresh.consent_ml_predictions;
+
+    delete from ml.consent_periods_applied;
+    insert into ml.consent_periods_applied ({{ columns }}) {{ periods }}
 {%- endmacro %}

@@ -1,5 +1,9 @@
 {#- One row per user and feature they have used: when they first used it, and how many
-    days after their signup day that was. Feeds cumulative adoption and time to adopt. -#}
+    days after their signup day that was. Feeds cumulative adoption and time to adopt.
+    A table: feature_adoption_monthly, the ML adoption snapshots and this model's tests
+    each aggregated every feature-day again through the view (docs/incremental.md). -#}
+{{ config(materialized='table',
+          indexes=[{'columns': ['tenant_id', 'user_id', 'feature_name'], 'unique': True}]) }}
 
 with
 

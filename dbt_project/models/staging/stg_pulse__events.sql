@@ -7,6 +7,9 @@
   window is every raw batch newer than the newest batch already staged; the candidates
   for each id in that window are compared with the copy already staged, and a row is
   written only when the id is new or an earlier copy turned up.
+  Indexed on _batch_id for that window's lower bound, read at every run, and on
+  event_name for int_user_consent_changes, which reads the few consent events every
+  night (docs/incremental.md).
 -#}
 {{
     config(
@@ -17,6 +20,8 @@
             {'columns': ['event_id'], 'unique': True},
             {'columns': ['_updated_at']},
             {'columns': ['tenant_id', 'event_date']},
+            {'columns': ['_batch_id']},
+            {'columns': ['event_name']},
         ],
     )
 }}
