@@ -66,30 +66,36 @@
     that arrived late). Sets each row's consent to what ml_user_consent_periods says for
     its day, as a full refresh would, writing only the rows that differ.
     Only the rows of users whose periods changed can differ: ml.consent_periods_applied
-    (sql/migrations/0016) holds the periods the stored rows agree with, so the rows
-    compared are those users' rows (all of them while that table is empty: its first
-    night), and the current periods are stored there afterwards, in the build's
-    transaction. docs/incremental.md -#}
+    (sql/migrations/0016) holds the periods the stored rows agree with. The users whose
+    periods differ from those are listed first (a query when the hook is rendered, after
+    the build's insert, in its transaction), so the update names them as literals and
+    reads their rows through the unique index: as a join, the planner cannot know the
+    list is short and hashes every stored row. While that table is empty (its first
+    night) every row is compared. Then the current periods are stored. Nothing changed:
+    no statement at all. docs/incremental.md -#}
 {% macro ml_consent_post_hook() -%}
     {%- set columns = 'tenant_id, user_id, valid_from, valid_to, consent_ml_predictions' -%}
+    {%- set applied = 'ml.consent_periods_applied' -%}
     {%- set periods -%}
         select {{ columns }} from {{ ref('ml_user_consent_periods') }}
     {%- endset -%}
-    with
-
-    changed_periods as (
-        ({{ periods }} except select {{ columns }} from ml.consent_periods_applied)
-        union all
-        (select {{ columns }} from ml.consent_periods_applied except {{ periods }})
-    ),
-
-    changed_users as (
-        select tenant_id, user_id from changed_periods
-        union
-        select tenant_id, user_id from {{ this }}
-        where not exists (select 1 from ml.consent_periods_applied)
-    )
-
+    {%- set first_night, changed = false, [] -%}
+    {%- if execute -%}
+        {%- set first_night = run_query(
+            "select not exists (select 1 from " ~ applied ~ ")").columns[0].values()[0] -%}
+        {%- if not first_night -%}
+            {%- set changed_sql -%}
+                select distinct tenant_id, user_id from (
+                    ({{ periods }} except select {{ columns }} from {{ applied }})
+                    union all
+                    (select {{ columns }} from {{ applied }} except {{ periods }})
+                ) as changed
+                order by tenant_id, user_id
+            {%- endset -%}
+            {%- set changed = run_query(changed_sql).rows -%}
+        {%- endif -%}
+    {%- endif -%}
+    {%- if first_night or changed | length > 0 -%}
     update {{ this }} as snap
     set consent_ml_predictions = fresh.consent_ml_predictions
     from (
@@ -99,20 +105,25 @@
             built.snapshot_date,
             coalesce(period.consent_ml_predictions, false) as consent_ml_predictions
         from {{ this }} as built
-        inner join changed_users
-            on built.tenant_id = changed_users.tenant_id
-            and built.user_id = changed_users.user_id
         left join ({{ periods }}) as period
             on built.tenant_id = period.tenant_id
             and built.user_id = period.user_id
             and built.snapshot_date >= period.valid_from
             and (period.valid_to is null or built.snapshot_date < period.valid_to)
+        {%- if not first_night %}
+        where (built.tenant_id, built.user_id) in (
+            {%- for row in changed %}
+            ('{{ row[0] | replace("'", "''") }}', '{{ row[1] | replace("'", "''") }}'){{ ',' if not loop.last }}
+            {%- endfor %}
+        )
+        {%- endif %}
     ) as fresh
     where snap.tenant_id = fresh.tenant_id
         and snap.user_id = fresh.user_id
         and snap.snapshot_date = fresh.snapshot_date
         and snap.consent_ml_predictions is distinct from fresh.consent_ml_predictions;
 
-    delete from ml.consent_periods_applied;
-    insert into ml.consent_periods_applied ({{ columns }}) {{ periods }}
+    delete from {{ applied }};
+    insert into {{ applied }} ({{ columns }}) {{ periods }}
+    {%- endif -%}
 {%- endmacro %}
