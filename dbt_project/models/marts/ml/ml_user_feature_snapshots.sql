@@ -13,7 +13,8 @@
   {{ context_days }} days before it; what runs from the user's first day ("to date")
   starts from the user's state before those days. The rows of the days in between keep
   their stored features and get their labels again, from the same running total of
-  active days. Nothing when nothing is new. A full refresh is the same SQL with both
+  active days; those whose next {{ horizon }} days are not all loaded yet keep their
+  stored rows, unwritten (null labels before and after). Nothing when nothing is new. A full refresh is the same SQL with both
   days at -infinity.
   Rolling windows run over a dense user x day spine, so "the last 7 days" is "the last 7
   rows": a running total less the running total 7 rows back; distinct-feature counts use
@@ -546,3 +547,10 @@ from labelled
 left join tenant_plan_ahead as plan_ahead
     on labelled.tenant_id = plan_ahead.tenant_id
     and labelled.snapshot_date = plan_ahead.snapshot_date
+{%- if keeps_rows %}
+-- a day before feature_from whose next {{ horizon }} days are not all loaded keeps its
+-- stored row: its features did not change and its labels stay null (the spine runs to
+-- the last loaded day for every user, so this holds for all of a day's rows or none)
+where labelled.snapshot_date >= {{ feature_from }}
+    or labelled.next_{{ horizon }}_days_loaded
+{%- endif %}
