@@ -221,12 +221,13 @@ class _FileOutcome:
 def _rows(lines: Iterable[bytes], kind: str, ctx: LineCtx, out: _FileOutcome) -> Iterator[bytes]:
     build = ROW_BUILDERS[kind][1]
     chunk: list[bytes] = []
-    sent = out.sent
+    # Bound once: this loop runs for every line of every file.
+    add, sent = chunk.append, out.sent.append
     line_no = 0
     for line_no, raw_line in enumerate(lines, start=1):
         try:
-            chunk.append(classify(build, raw_line, line_no, ctx))
-            sent.append(line_no)
+            add(classify(build, raw_line, line_no, ctx))
+            sent(line_no)
         except Invalid as exc:
             text = raw_line.decode("utf-8", "replace").replace("\x00", "\ufffd")
             tenant = None if raw_line.__class__ is LongLine else tenant_of(raw_line)
@@ -237,7 +238,7 @@ def _rows(lines: Iterable[bytes], kind: str, ctx: LineCtx, out: _FileOutcome) ->
             out.suppressed += 1
         if len(chunk) >= COPY_CHUNK_LINES:
             yield b"".join(chunk)
-            chunk = []
+            chunk.clear()
     out.lines = line_no
     if chunk:
         yield b"".join(chunk)
