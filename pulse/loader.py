@@ -23,12 +23,13 @@ is lost or loaded twice; the judging of lines is apart, in pulse.lines.
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import io
-import queue
 import re
 import threading
 import zlib
+from array import array
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -42,10 +43,18 @@ import psycopg2.errors
 
 from pulse import holds, partitions
 from pulse.config import ConfigError, settings
-from pulse.lines import ROW_BUILDERS, LineCtx, copy_text
-from pulse.linework import COPY_CHUNK_LINES as COPY_CHUNK_LINES
-from pulse.linework import FileOutcome, Judges, LineWorker, Rejected, file_rows
-from pulse.privacy.erasure import suppressor
+from pulse.lines import (
+    ROW_BUILDERS,
+    Held,
+    Invalid,
+    LineCtx,
+    LongLine,
+    classify,
+    copy_text,
+    split_lines,
+    tenant_of,
+)
+from pulse.privacy.erasure import Suppressed, suppressor
 from pulse.warehouse import connection
 
 # accounts first: events are checked against known tenants
@@ -54,6 +63,7 @@ KINDS = ("accounts", "users", "events")
 # increasing order, which is what lets staging pick up "batches newer than the last
 # build" without missing any.
 LOCK_KEY = 7_315_002
+COPY_CHUNK_LINES = 2_000
 
 
 class ChangedFileError(RuntimeError):
@@ -188,43 +198,50 @@ class _ChunkReader(io.RawIOBase):
         return out
 
 
-_END = object()
+@dataclass
+class _Rejected:
+    line_number: int
+    reason_code: str
+    reason: str
+    tenant_id: str | None
+    line: str
 
 
-def _ahead(chunks: Iterator[bytes], depth: int = 4) -> Iterator[bytes]:
-    """The chunks, made by a thread of their own up to `depth` ahead of the COPY: psycopg2
-    lets go of the interpreter while it waits for PostgreSQL to take a chunk, and the
-    next one is judged meanwhile (made as they are asked for, a chunk is judged only
-    once PostgreSQL has taken most of the one before)."""
-    made: queue.Queue[Any] = queue.Queue(depth)
-    stop = threading.Event()
+@dataclass
+class _FileOutcome:
+    """What one COPY attempt made of a file's lines, filled as the lines stream past."""
 
-    def produce() -> None:
+    rejects: list[_Rejected] = field(default_factory=list)
+    held: list[tuple[int, tuple[str, str, str, str], str]] = field(default_factory=list)
+    sent: array = field(default_factory=lambda: array("i"))  # file line of each COPY row
+    lines: int = 0
+    suppressed: int = 0  # lines of erased subjects (docs/privacy.md)
+
+
+def _rows(lines: Iterable[bytes], kind: str, ctx: LineCtx, out: _FileOutcome) -> Iterator[bytes]:
+    build = ROW_BUILDERS[kind][1]
+    chunk: list[bytes] = []
+    # Bound once: this loop runs for every line of every file.
+    add, sent = chunk.append, out.sent.append
+    line_no = 0
+    for line_no, raw_line in enumerate(lines, start=1):
         try:
-            for chunk in chunks:
-                while not stop.is_set():
-                    try:
-                        made.put(chunk, timeout=0.1)
-                        break
-                    except queue.Full:
-                        pass
-                if stop.is_set():
-                    return
-            made.put(_END)
-        except BaseException as exc:  # raised where the chunk was asked for
-            made.put(exc)
-
-    thread = threading.Thread(target=produce, name="pulse-load-ahead", daemon=True)
-    thread.start()
-    try:
-        while (item := made.get()) is not _END:
-            if isinstance(item, BaseException):
-                raise item
-            yield item
-    finally:
-        stop.set()
-        thread.join()
-        chunks.close()  # here, once the thread has let go of it
+            add(classify(build, raw_line, line_no, ctx))
+            sent(line_no)
+        except Invalid as exc:
+            text = raw_line.decode("utf-8", "replace").replace("\x00", "\ufffd")
+            tenant = None if raw_line.__class__ is LongLine else tenant_of(raw_line)
+            out.rejects.append(_Rejected(line_no, exc.reason_code, exc.detail, tenant, text))
+        except Held as held:
+            out.held.append((line_no, held.row, raw_line.rstrip(b"\r").decode()))
+        except Suppressed:
+            out.suppressed += 1
+        if len(chunk) >= COPY_CHUNK_LINES:
+            yield b"".join(chunk)
+            chunk.clear()
+    out.lines = line_no
+    if chunk:
+        yield b"".join(chunk)
 
 
 def _sha256(path: Path) -> tuple[str, int]:
@@ -247,26 +264,22 @@ MAX_REFUSED_LINES = 20
 _COPY_LINE = re.compile(r"COPY (\w+), line (\d+)")
 
 
-def _copy_file(cur, lf: LandingFile, ctx: LineCtx, out: FileOutcome,
-               judge: LineWorker | None) -> None:
-    rows_of = judge.file_rows if judge else file_rows
-    chunks = _ahead(rows_of(lf.path, lf.kind, ctx, out))
-    stream = _ChunkReader(chunks)
-    try:
-        cur.copy_expert(ROW_BUILDERS[lf.kind][0], stream, size=1 << 18)
-    except psycopg2.errors.QueryCanceled:
-        if stream.error is not None:
-            raise stream.error from None
-        raise
-    finally:
-        chunks.close()  # a COPY that stopped early: the file closed, the judge ready
+def _copy_file(cur, lf: LandingFile, ctx: LineCtx, out: _FileOutcome) -> None:
+    with gzip.open(lf.path, "rb") as raw:
+        stream = _ChunkReader(_rows(split_lines(raw, ctx.max_line_bytes), lf.kind, ctx, out))
+        try:
+            cur.copy_expert(ROW_BUILDERS[lf.kind][0], stream, size=1 << 18)
+        except psycopg2.errors.QueryCanceled:
+            if stream.error is not None:
+                raise stream.error from None
+            raise
     if out.held:
         # In the same attempt as the rows: jsonb must accept a held line now, or its
         # admission would fail an accounts file some later night.
         _write_held(cur, lf, ctx.batch_id, out.held)
 
 
-def _refused_line(exc: psycopg2.Error, out: FileOutcome) -> int | None:
+def _refused_line(exc: psycopg2.Error, out: _FileOutcome) -> int | None:
     """The file line of the row PostgreSQL refused, from the error's context
     ("COPY events, line 5, column ...")."""
     found = _COPY_LINE.search(getattr(exc.diag, "context", None) or "")
@@ -277,21 +290,15 @@ def _refused_line(exc: psycopg2.Error, out: FileOutcome) -> int | None:
     return lines[row - 1] if 0 < row <= len(lines) else None
 
 
-def _copy_lines(cur, lf: LandingFile, ctx: LineCtx,
-                judges: Judges | None = None) -> FileOutcome:
+def _copy_lines(cur, lf: LandingFile, ctx: LineCtx) -> _FileOutcome:
     """COPY the file's rows (and held lines). Should PostgreSQL still refuse a row the
     line checks let through, that one line is quarantined with PostgreSQL's message and
     the file copied again (inside the same transaction), rather than the file failing."""
-    with judges.borrow() if judges else nullcontext() as judge:
-        return _copy_attempts(cur, lf, ctx, judge)
-
-
-def _copy_attempts(cur, lf: LandingFile, ctx: LineCtx, judge: LineWorker | None) -> FileOutcome:
     for _attempt in range(MAX_REFUSED_LINES + 1):
-        out = FileOutcome()
+        out = _FileOutcome()
         cur.execute("savepoint file_copy")
         try:
-            _copy_file(cur, lf, ctx, out, judge)
+            _copy_file(cur, lf, ctx, out)
             return out
         except psycopg2.DataError as exc:
             line_no = _refused_line(exc, out)
@@ -302,7 +309,7 @@ def _copy_attempts(cur, lf: LandingFile, ctx: LineCtx, judge: LineWorker | None)
     raise AssertionError("unreachable")  # pragma: no cover
 
 
-def _write_rejects(cur, lf: LandingFile, batch_id: int, rejects: list[Rejected]) -> None:
+def _write_rejects(cur, lf: LandingFile, batch_id: int, rejects: list[_Rejected]) -> None:
     buf = io.StringIO()
     for r in rejects:
         buf.write("\t".join([
@@ -380,10 +387,8 @@ class _Aborted(Exception):
     """Another worker's warehouse connection failed: this one stops too."""
 
 
-def load_file(conn, lf: LandingFile, order: _Order | None = None, i: int = 0,
-              judges: Judges | None = None) -> FileResult:
-    """Load one file in one transaction. The caller holds the run's lock (RUN_LOCK).
-    With judges, its lines are judged in one of their processes (pulse.linework)."""
+def load_file(conn, lf: LandingFile, order: _Order | None = None, i: int = 0) -> FileResult:
+    """Load one file in one transaction. The caller holds the run's lock (RUN_LOCK)."""
     sha, size = _sha256(lf.path)
     limits = settings()
     try:
@@ -416,7 +421,7 @@ def load_file(conn, lf: LandingFile, order: _Order | None = None, i: int = 0,
                 cur.execute("select now()")
                 ctx = LineCtx(batch_id, tenants, cur.fetchone()[0].isoformat(),
                               limits.max_line_bytes, suppress=suppressor(cur))
-            out = _copy_lines(cur, lf, ctx, judges)
+            out = _copy_lines(cur, lf, ctx)
             if order:
                 order.wait_turn(i)
                 # Earlier files of this run are committed now: an accounts file among them
@@ -426,7 +431,7 @@ def load_file(conn, lf: LandingFile, order: _Order | None = None, i: int = 0,
                 if now_known != tenants and _tenants_matter(out, tenants, now_known):
                     cur.execute("rollback to savepoint file_copy")
                     ctx = replace(ctx, tenants=now_known)
-                    out = _copy_lines(cur, lf, ctx, judges)
+                    out = _copy_lines(cur, lf, ctx)
             result = _finish_file(cur, lf, ctx, out, limits)
         conn.commit()
         return result
@@ -436,12 +441,12 @@ def load_file(conn, lf: LandingFile, order: _Order | None = None, i: int = 0,
         raise
 
 
-def _tenants_matter(out: FileOutcome, used: frozenset[str], now: frozenset[str]) -> bool:
+def _tenants_matter(out: _FileOutcome, used: frozenset[str], now: frozenset[str]) -> bool:
     """Whether a file copied with tenants `used` would differ under `now`."""
     return bool(used - now) or any(row[1] in now for _, row, _ in out.held)
 
 
-def _finish_file(cur, lf: LandingFile, ctx: LineCtx, out: FileOutcome, limits) -> FileResult:
+def _finish_file(cur, lf: LandingFile, ctx: LineCtx, out: _FileOutcome, limits) -> FileResult:
     batch_id = ctx.batch_id
     if ctx.suppress is not None:
         # A quarantined line of an erased subject is not kept either.
@@ -553,36 +558,26 @@ def _parallel(files: list[LandingFile], results: list[FileResult | None], worker
     def run() -> None:
         try:
             with connection() as conn:
-                _worker(files, results, next_index(), order, report, conn, judges)
+                _worker(files, results, next_index(), order, report, conn)
         except _Aborted:
             pass
         except BaseException:
             order.abort()
             raise
 
-    # The jobs' lines are judged in `workers` processes, so that their Python work runs
-    # side by side; threads keep the connections and the load order. A copied file may
-    # wait for an earlier one to commit: twice as many threads (and connections) let the
-    # judges go on to the next files meanwhile (a day's accounts and users files would
-    # otherwise keep consecutive events files from ever being copied together).
-    judges = Judges(workers)
-    try:
-        with ThreadPoolExecutor(2 * workers, thread_name_prefix="pulse-load") as pool:
-            futures = [pool.submit(run) for _ in range(2 * workers)]
-    finally:
-        judges.close()
+    with ThreadPoolExecutor(workers, thread_name_prefix="pulse-load") as pool:
+        futures = [pool.submit(run) for _ in range(workers)]
     for future in futures:
         future.result()  # the warehouse gone in a worker: raised here, as with one worker
 
 
 def _worker(files: list[LandingFile], results: list[FileResult | None],
             indexes: Iterable[int], order: _Order | None,
-            progress: Callable[[FileResult], None] | None, conn,
-            judges: Judges | None = None) -> None:
+            progress: Callable[[FileResult], None] | None, conn) -> None:
     for i in indexes:
         lf = files[i]
         try:
-            result = _load_one(conn, lf, order, i, judges)
+            result = _load_one(conn, lf, order, i)
         finally:
             if order:
                 order.wait_turn(i)
@@ -592,12 +587,11 @@ def _worker(files: list[LandingFile], results: list[FileResult | None],
             progress(result)
 
 
-def _load_one(conn, lf: LandingFile, order: _Order | None, i: int,
-              judges: Judges | None) -> FileResult:
+def _load_one(conn, lf: LandingFile, order: _Order | None, i: int) -> FileResult:
     autocommit = conn.autocommit
     conn.autocommit = False
     try:
-        return load_file(conn, lf, order, i, judges)
+        return load_file(conn, lf, order, i)
     except ChangedFileError as exc:
         return FileResult(lf, "refused", message=str(exc))
     except (OSError, EOFError, zlib.error) as exc:
