@@ -221,12 +221,13 @@ class _FileOutcome:
 def _rows(lines: Iterable[bytes], kind: str, ctx: LineCtx, out: _FileOutcome) -> Iterator[bytes]:
     build = ROW_BUILDERS[kind][1]
     chunk: list[bytes] = []
-    sent = out.sent
+    # Bound once: this loop runs for every line of every file.
+    add, sent = chunk.append, out.sent.append
     line_no = 0
     for line_no, raw_line in enumerate(lines, start=1):
         try:
-            chunk.append(classify(build, raw_line, line_no, ctx))
-            sent.append(line_no)
+            add(classify(build, raw_line, line_no, ctx))
+            sent(line_no)
         except Invalid as exc:
             text = raw_line.decode("utf-8", "replace").replace("\x00", "\ufffd")
             tenant = None if raw_line.__class__ is LongLine else tenant_of(raw_line)
@@ -237,7 +238,7 @@ def _rows(lines: Iterable[bytes], kind: str, ctx: LineCtx, out: _FileOutcome) ->
             out.suppressed += 1
         if len(chunk) >= COPY_CHUNK_LINES:
             yield b"".join(chunk)
-            chunk = []
+            chunk.clear()
     out.lines = line_no
     if chunk:
         yield b"".join(chunk)
@@ -343,9 +344,12 @@ class _Order:
     """Files side by side, decisions in load order: file i opens its transaction (ledger
     row, hence batch id) after file i-1 opened its own, and commits after file i-1 is
     done, so batch ids commit in increasing order and holds are admitted and expired in
-    the order one loader would (docs/loading.md). Only the COPYs overlap."""
+    the order one loader would (docs/loading.md). Only the COPYs overlap, `copies` at a
+    time: a copied file waiting for its turn to commit does not count, so the next files
+    are copied meanwhile."""
 
-    def __init__(self) -> None:
+    def __init__(self, copies: int) -> None:
+        self.copying = threading.BoundedSemaphore(copies)
         self._cond = threading.Condition()
         self._opened = 0
         self._done = 0
@@ -420,7 +424,8 @@ def load_file(conn, lf: LandingFile, order: _Order | None = None, i: int = 0) ->
                 cur.execute("select now()")
                 ctx = LineCtx(batch_id, tenants, cur.fetchone()[0].isoformat(),
                               limits.max_line_bytes, suppress=suppressor(cur))
-            out = _copy_lines(cur, lf, ctx)
+            with order.copying if order else nullcontext():
+                out = _copy_lines(cur, lf, ctx)
             if order:
                 order.wait_turn(i)
                 # Earlier files of this run are committed now: an accounts file among them
@@ -430,7 +435,8 @@ def load_file(conn, lf: LandingFile, order: _Order | None = None, i: int = 0) ->
                 if now_known != tenants and _tenants_matter(out, tenants, now_known):
                     cur.execute("rollback to savepoint file_copy")
                     ctx = replace(ctx, tenants=now_known)
-                    out = _copy_lines(cur, lf, ctx)
+                    with order.copying:
+                        out = _copy_lines(cur, lf, ctx)
             result = _finish_file(cur, lf, ctx, out, limits)
         conn.commit()
         return result
@@ -535,7 +541,7 @@ def load(
 
 def _parallel(files: list[LandingFile], results: list[FileResult | None], workers: int,
               progress: Callable[[FileResult], None] | None) -> None:
-    order = _Order()
+    order = _Order(workers)
     queue = iter(range(len(files)))
     take = threading.Lock()
 
@@ -564,8 +570,12 @@ def _parallel(files: list[LandingFile], results: list[FileResult | None], worker
             order.abort()
             raise
 
-    with ThreadPoolExecutor(workers, thread_name_prefix="pulse-load") as pool:
-        futures = [pool.submit(run) for _ in range(workers)]
+    # `workers` files copied at once, and as many again open, copied, waiting for their
+    # turn to commit: with no more threads than copies, a day's small accounts and users
+    # files waiting behind its events file kept the next events file from being copied.
+    threads = 2 * workers
+    with ThreadPoolExecutor(threads, thread_name_prefix="pulse-load") as pool:
+        futures = [pool.submit(run) for _ in range(threads)]
     for future in futures:
         future.result()  # the warehouse gone in a worker: raised here, as with one worker
 

@@ -17,6 +17,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from datetime import date, timedelta
 from pathlib import Path
@@ -389,6 +390,41 @@ def test_files_side_by_side_decide_as_one_at_a_time(clean_warehouse, tmp_path):
             assert state[table] == one[table], f"--jobs {jobs}: raw {table} differs"
         assert query("select file_path from raw.load_ledger order by batch_id") == order_one
         assert _ledger_adds_up() == []
+
+
+def test_jobs_bound_the_copies_not_the_files_waiting_to_commit(clean_warehouse, tmp_path,
+                                                               monkeypatch):
+    """--jobs 2 copies at most two files at once, and a file copied but waiting for its
+    turn to commit does not hold one of the two: the next events file is copied while a
+    day's accounts file waits behind the events file before it."""
+    landing = tmp_path / "landing"
+    for d in range(3):
+        day = DAY + timedelta(days=d)
+        _accounts(landing, day, ["ten_ok"])
+        _write(landing / f"events/dt={day}/events-000.ndjson.gz", [_event(d)])
+    migrate.apply(log=lambda _m: None)
+    copy_lines, lock = loader._copy_lines, threading.Lock()
+    now: set[str] = set()
+    together: list[set[str]] = []
+
+    def slow_copy(cur, lf, ctx):
+        with lock:
+            now.add(lf.rel)
+            together.append(set(now))
+        try:
+            if lf.kind == "events":
+                time.sleep(0.5)
+            return copy_lines(cur, lf, ctx)
+        finally:
+            with lock:
+                now.discard(lf.rel)
+
+    monkeypatch.setattr(loader, "_copy_lines", slow_copy)
+    report = loader.load(landing, jobs=2)
+    assert not report.problems and report.rows_loaded == 6
+    assert max(map(len, together)) == 2
+    assert any(sum(f.startswith("events/") for f in files) == 2 for files in together)
+    assert _ledger_adds_up() == []
 
 
 # --- item 3: a new tenant's first days count ------------------------------------------
