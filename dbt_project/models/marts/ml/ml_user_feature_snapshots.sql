@@ -11,11 +11,13 @@
   earlier, since a new day completes the labels of the {{ horizon }} days before it.
   Features are computed from feature_from on, their rolling windows reading the
   {{ context_days }} days before it; what runs from the user's first day ("to date")
-  starts from the user's state before those days. The rows of the days in between keep
-  their stored features and get their labels again, from the same running total of
-  active days; those whose next {{ horizon }} days are not all loaded yet keep their
-  stored rows, unwritten (null labels before and after). Nothing when nothing is new. A full refresh is the same SQL with both
-  days at -infinity.
+  starts from the user's state before those days: the stored row of the day before
+  them, and the features first used before them (int_user_feature_first_use), so no
+  earlier day of activity is read again. The rows of the days in between keep their
+  stored features and get their labels again, from the same running total of active
+  days; those whose next {{ horizon }} days are not all loaded yet keep their stored rows,
+  unwritten (null labels before and after). Nothing when nothing is new. A full refresh
+  is the same SQL with both days at -infinity.
   Rolling windows run over a dense user x day spine, so "the last 7 days" is "the last 7
   rows": a running total less the running total 7 rows back; distinct-feature counts use
   +1 / -1 steps, like MAU in fct_daily_tenant_activity. What a row takes from its tenant
@@ -58,29 +60,23 @@
 
 with
 
-all_user_days as (
-
-    select * from {{ ref('fct_daily_user_activity') }}
-
-),
-
 user_days as (
 
-    select * from all_user_days
+    select * from {{ ref('fct_daily_user_activity') }}
     where activity_date >= {{ context_from }}
-
-),
-
-all_feature_days as (
-
-    select * from {{ ref('int_user_feature_days') }}
 
 ),
 
 feature_days as (
 
-    select * from all_feature_days
+    select * from {{ ref('int_user_feature_days') }}
     where activity_date >= {{ context_from }}
+
+),
+
+first_uses as (
+
+    select * from {{ ref('int_user_feature_first_use') }}
 
 ),
 
@@ -118,32 +114,34 @@ spine as (
 ),
 
 -- each user's state before the context days, for what runs from their first day
--- (nothing on a full refresh)
+-- (nothing on a full refresh): the stored row of the day before them, whose data no new
+-- row touched (feature_from is the first day that changed), rather than every earlier
+-- day of activity again
 prior_activity as (
+    {%- if keeps_rows %}
 
     select
         tenant_id,
         user_id,
-        count(*) filter (where is_active) as active_days,
-        max(activity_date) filter (where is_active) as last_active_date
-    from all_user_days
-    where activity_date < {{ prior_until }}
-    group by tenant_id, user_id
+        active_days_to_date as active_days,
+        snapshot_date - days_since_active as last_active_date
+    from {{ this }}
+    where snapshot_date = {{ prior_until }} - 1
+    {%- else %}
+
+    select null::text as tenant_id, null::text as user_id, null::bigint as active_days,
+        null::date as last_active_date
+    where false
+    {%- endif %}
 
 ),
 
-prior_features as (
-
-    select distinct tenant_id, user_id, feature_name
-    from all_feature_days
-    where activity_date < {{ prior_until }}
-
-),
-
+-- the features a user used before the context days: those first used before them
 prior_feature_counts as (
 
     select tenant_id, user_id, count(*) as features_used
-    from prior_features
+    from first_uses
+    where first_used_date < {{ prior_until }}
     group by tenant_id, user_id
 
 ),
@@ -176,15 +174,12 @@ feature_uses as (
             partition by feature_days.tenant_id, feature_days.user_id, feature_days.feature_name
             order by feature_days.activity_date
         ) as next_use_date,
-        prior_features.feature_name is null
-        and feature_days.activity_date = min(feature_days.activity_date) over (
-            partition by feature_days.tenant_id, feature_days.user_id, feature_days.feature_name
-        ) as is_first_use
+        feature_days.activity_date = first_uses.first_used_date as is_first_use
     from feature_days
-    left join prior_features
-        on feature_days.tenant_id = prior_features.tenant_id
-        and feature_days.user_id = prior_features.user_id
-        and feature_days.feature_name = prior_features.feature_name
+    left join first_uses
+        on feature_days.tenant_id = first_uses.tenant_id
+        and feature_days.user_id = first_uses.user_id
+        and feature_days.feature_name = first_uses.feature_name
 
 ),
 
