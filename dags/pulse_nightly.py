@@ -1,8 +1,9 @@
 """Pulse nightly ELT.
 
 apply raw DDL -> apply pending erasures and the retention purge -> load the day's landing
-files (and any earlier ones not yet loaded) -> quality gate on raw -> dbt (one task per
-model, its tests right after) -> quality gate on the models -> delete the scores of users
+files (and any earlier ones not yet loaded) -> quality gate on raw -> is there anything
+new to build? -> dbt (one task per model, its tests right after; skipped when nothing
+changed) -> record the build -> quality gate on the models -> delete the scores of users
 who withdrew ML consent -> score every user (churn, LTV, propensities) -> dbt rebuilds
 the marts that read the scores -> fill the webhook outbox -> publish the marts Asset
 (pulse_delivery then sends) -> refresh the static report (`pulse report`).
@@ -93,6 +94,16 @@ def pulse_nightly():
         day = orch.target_day(logical_date, dag_run.run_after)
         return orch.quality_gate("after_load", day, dag_run.run_id, load_report)
 
+    # Nothing new since the last build (a re-run, a night without files): the build's
+    # tasks are skipped and the night goes on from the gate (docs/incremental.md).
+    @task.short_circuit(ignore_downstream_trigger_rules=False)
+    def plan_build() -> dict | None:
+        return orch.plan_build()
+
+    @task
+    def record_build(planned: dict) -> dict:
+        return orch.record_build(planned)
+
     transform = DbtTaskGroup(
         group_id="dbt",
         project_config=project_config,
@@ -103,7 +114,7 @@ def pulse_nightly():
     )
     orch.start_reporters_after_the_build(transform)
 
-    @task
+    @task(trigger_rule="none_failed")  # runs after a skipped build too
     def gate_models(logical_date=None, dag_run=None) -> dict:
         day = orch.target_day(logical_date, dag_run.run_after)
         return orch.quality_gate("after_dbt", day, dag_run.run_id)
@@ -141,7 +152,9 @@ def pulse_nightly():
 
     loaded = load_landing()
     apply_raw_ddl() >> apply_privacy() >> loaded
-    (gate_raw(loaded) >> transform >> gate_models() >> apply_consent() >> score_users()
+    planned = plan_build()
+    (gate_raw(loaded) >> planned >> transform >> record_build(planned) >> gate_models()
+     >> apply_consent() >> score_users()
      >> score_tenants() >> build_score_marts() >> fill_outbox()
      >> publish_marts(loaded) >> refresh_report())
 

@@ -27,8 +27,11 @@ ENDED = re.compile(r"\[DAG TEST\] end task task_id=(\S+)")
 CREATED = re.compile(r"Created dag run\..*?: (\S+), state:")
 SKIPPED = re.compile(r"Skipping task\..*?reason='(.*)'")
 DBT_DONE = re.compile(r"Done\. (PASS=\d+ WARN=\d+ ERROR=\d+ SKIP=\d+)")
+# The nightly run's plan_build task, when it skips the build (pulse/orchestration.py).
+BUILD_SKIPPED = re.compile(r"dbt build skipped: (.*?)\s+\[pulse\.orchestration\]")
 # The task that runs `dbt build` in a cosmos watcher task group; its siblings report.
 PRODUCER_SUFFIX = "dbt_producer_watcher"
+PRODUCER_DONE_SUFFIX = "dbt_producer_watcher_done"
 # No colour codes in the log, and lines as they are written (a pipe is block-buffered).
 STREAM_ENV = {"NO_COLOR": "1", "DBT_USE_COLORS": "false", "TERM": "dumb",
               "PYTHONUNBUFFERED": "1"}
@@ -116,6 +119,21 @@ class _Metadata:
             return TaskResult(task_id, "unknown", 0.0)
         return TaskResult(task_id, str(row[0] or "none"), float(row[1] or 0.0))
 
+    def skipped_unrun(self) -> list[str]:
+        """Tasks the scheduler skipped without running them (below a short-circuit):
+        they never start (their start is their end), so no "end task" line reports them."""
+        self.find_run()
+        with self._cursor() as cur:
+            cur.execute("select task_id from task_instance where dag_id = %s and run_id = %s"
+                        " and state = 'skipped'"
+                        " and (start_date is null or start_date = end_date)",
+                        (self.dag_id, self.run_id))
+            found = [row[0] for row in cur.fetchall()]
+        # the build's own task first, then its group's per-node tasks (one line), then
+        # the tasks of no group
+        return sorted(found, key=lambda t: (not t.endswith(PRODUCER_SUFFIX),
+                                            _group(t) is None, t))
+
     def close(self) -> None:
         if self._conn is not None:
             self._conn.close()
@@ -140,6 +158,9 @@ class _Reporter:
         self.results: list[TaskResult] = []
         self.dbt_summary: str | None = None
         self.skip_reason: str | None = None  # of the running task, when it skips itself
+        self.build_skipped: str | None = None  # why plan_build skipped the dbt build
+        self._build_skip_shown = False
+        self._reported: set[str] = set()
         self._group: str | None = None
         self._group_results: list[TaskResult] = []
 
@@ -151,6 +172,26 @@ class _Reporter:
         if not self.total:
             self.total = self.meta.task_count()
         result = self.meta.task(task_id)
+        if task_id.endswith(PRODUCER_DONE_SUFFIX):
+            # cosmos' own no-op after the build (it absorbs the build's skip): counted,
+            # not shown, as it is neither a model nor a test
+            self._reported.add(task_id)
+            self.results.append(result)
+            self.done += 1
+            return result
+        return self._report(result)
+
+    def report_skipped(self) -> None:
+        """At the end of the run: the tasks the scheduler skipped without running them.
+        The scheduler marks them a layer at a time while later tasks run, so they are
+        reported together, after the tasks that ran."""
+        for task_id in self.meta.skipped_unrun():
+            if task_id not in self._reported:
+                self._report(TaskResult(task_id, "skipped", 0.0))
+
+    def _report(self, result: TaskResult) -> TaskResult:
+        task_id = result.task_id
+        self._reported.add(task_id)
         self.results.append(result)
         group = _group(task_id)
         if group != self._group:
@@ -165,6 +206,12 @@ class _Reporter:
             extra = f"  dbt build: {self.dbt_summary}"
         if result.state == "skipped" and self.skip_reason:
             extra = f"  {self.skip_reason[:200]}"
+        elif self.build_skipped and (task_id.endswith(PRODUCER_SUFFIX)
+                                     or not self._build_skip_shown):
+            # on the task that decided (the next to end once its log said so), and on
+            # the build it skipped
+            extra = f"  dbt build skipped: {self.build_skipped[:200]}"
+            self._build_skip_shown = True
         self.skip_reason = None
         self.say(f"{self.indent}{self._counter()} {task_id:<34} {result.state:<8}"
                  f"{result.seconds:7.1f}s{extra}")
@@ -178,7 +225,9 @@ class _Reporter:
         shown = ", ".join(f"{n} {s}" for s, n in states.most_common())
         label = f"{self._group}: {len(self._group_results)} model/test tasks"
         self.say(f"{self.indent}{self._counter()} {label:<34} {shown:<8}{seconds:7.1f}s")
-        not_ok = [r.task_id for r in self._group_results if r.state != "success"]
+        # skipped: below a short-circuit (a build with nothing to do), not a fault
+        not_ok = [r.task_id for r in self._group_results
+                  if r.state not in ("success", "skipped")]
         if not_ok:
             more = f" (+{len(not_ok) - 5} more)" if len(not_ok) > 5 else ""
             self.say(f"{self.indent}    not successful: {', '.join(not_ok[:5])}{more}")
@@ -220,6 +269,8 @@ def run_dag_test(dag_id: str, day: str, log: TextIO, say: Callable[[str], None],
                 reporter.skip_reason = m.group(1)
             elif m := DBT_DONE.search(line):
                 reporter.dbt_summary = m.group(1)
+            elif m := BUILD_SKIPPED.search(line):
+                reporter.build_skipped = m.group(1)
             elif m := ENDED.search(line):
                 log.flush()
                 result = reporter.ended(m.group(1))
@@ -230,6 +281,8 @@ def run_dag_test(dag_id: str, day: str, log: TextIO, say: Callable[[str], None],
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+        if meta.run_id is not None:
+            reporter.report_skipped()
         reporter.flush_group()
         log.flush()
         meta.close()

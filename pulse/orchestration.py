@@ -112,6 +112,26 @@ def quality_gate(stage: str, day: date, run_id: str,
                            "critical_failures": len(r.critical_failures)} for r in results}
 
 
+# --- the dbt build: skipped when nothing changed (docs/incremental.md) -------------------
+
+def plan_build() -> dict[str, Any] | None:
+    """Before the dbt build: what it is for, or None (the DAG then skips it) when no raw
+    source, no project file and no built relation changed since the last build."""
+    from pulse import build_plan
+
+    planned = build_plan.plan()
+    log.info("dbt build %s: %s", "needed" if planned.build else "skipped", planned.reason)
+    return {"build_id": planned.build_id, "reason": planned.reason} if planned.build else None
+
+
+def record_build(planned: dict[str, Any]) -> dict[str, Any]:
+    """After the dbt build succeeded: the changes it read are consumed."""
+    from pulse import build_plan
+
+    build_plan.record(planned["build_id"])
+    return planned
+
+
 # --- after the gate: scoring and the webhook outbox ------------------------------------
 
 def score_users(day: date) -> dict[str, Any]:
@@ -130,12 +150,15 @@ def score_tenants(day: date) -> dict[str, Any]:
 
 
 # The models that read what scoring writes (ml.*): rebuilt after scoring, so the marts
-# published tonight show tonight's scores, not last night's.
-SCORE_READERS = "source:pulse_ml+"
+# published tonight show tonight's scores, not last night's. And those that read what
+# webhook delivery writes (delivery.*), which pulse_delivery changes between nights: the
+# night's main build is skipped when no raw source changed (pulse/build_plan.py), and
+# these few models must not wait for the next one.
+SCORE_READERS = "source:pulse_ml+ source:pulse_delivery+"
 
 
 def build_score_marts() -> dict[str, Any]:
-    """`dbt build` of the models downstream of the ML tables, after scoring."""
+    """`dbt build` of the models downstream of the ML and delivery tables, after scoring."""
     # A target path of its own: dbt keeps its partial-parse state there, so from the second
     # night on this build re-parses nothing (other dbt runs use other profiles' settings).
     cmd = [dbt_binary(), "--no-use-colors", "build", "--select", SCORE_READERS,

@@ -138,6 +138,14 @@ def test_demo_twice_scores_delivers_and_leaves_the_same_warehouse(clean_warehous
     assert "found, not added again" in second.stdout
     assert "skipped: a previous demo loaded it and trained" in second.stdout
     assert "0 new deliveries" in second.stdout
+    # nothing changed since the first run's build: the night skips it, and says why
+    assert re.search(r"\] dbt\.dbt_producer_watcher +skipped +0\.0s +dbt build skipped: "
+                     r"nothing changed since the last build", second.stdout), second.stdout
+    skipped = re.search(r"\] dbt: \d+ model/test tasks +(\d+) skipped", second.stdout)
+    assert skipped and int(skipped.group(1)) > 50, second.stdout
+    assert re.search(r"\] plan_build +success +[\d.]+s +dbt build skipped: nothing changed",
+                     second.stdout)
+    assert re.search(r"\[(\d+)/\1\] record_build +skipped", second.stdout)
     assert query(FINGERPRINT) == state
 
 

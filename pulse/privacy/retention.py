@@ -102,6 +102,10 @@ def _drop_expired_partitions(cur, schema: str, table: str, cutoff: datetime) -> 
         cur.execute(sql.SQL("select count(*) from {}").format(part))
         removed += cur.fetchone()[0]
         cur.execute(sql.SQL("drop table {}").format(part))
+        # A dropped partition fires no trigger of the parent: the next nightly dbt build
+        # must still see that the source changed (pulse/build_plan.py).
+        cur.execute("insert into raw.source_changes (source_table, operation)"
+                    " values (%s, 'drop partition')", (f"{schema}.{table}",))
     return removed
 
 
