@@ -3,10 +3,11 @@ of 200 tenants, one of them an Enterprise tenant at its 10 M events/month limit.
 
 Each stage runs in a child process of its own, so its wall time and its peak RSS
 (measured by the child: its own high-water mark since exec, or that of a process it ran,
-dbt included; `_peak_rss_mb`) are its own: generation, load (every day but the last), dbt build, the gate,
-scoring (training and the last day's scores), and the nightly increment of the last day
-(load, dbt build, the night's gate, the night's scores). The PostgreSQL server's own
-memory is not a child's: it is the cluster's shared_buffers and work_mem, not Pulse's.
+dbt included; `_peak_rss_mb`) are its own: generation, load (every day but the last),
+dbt build, the gate, scoring (training and the last day's scores), and the nightly
+increment of the last day (load, dbt build, the night's gate, the night's scores). The
+PostgreSQL server's own memory is not a child's: it is the cluster's shared_buffers and
+work_mem, not Pulse's.
 
 `--scale 0.05` shrinks the users and the Enterprise tenant's traffic (tenants and days
 stay) for trial runs; docs/scale-out.md holds the figures of a full run.
