@@ -35,8 +35,18 @@ create table if not exists raw.dbt_builds (
     relations_md5 text
 );
 
--- SECURITY DEFINER: the roles that write raw tables (pulse_loader) need no grant on the
--- log itself; search_path pinned so the function cannot be redirected.
+-- The loader reads and writes the raw layer, these two tables with it (docs/roles.md);
+-- the triggers need no grant: their functions are SECURITY DEFINER.
+do $grants$
+begin
+    if exists (select 1 from pg_roles where rolname = 'pulse_loader') then
+        grant select, insert, update on raw.source_changes, raw.dbt_builds to pulse_loader;
+    end if;
+end
+$grants$;
+
+-- SECURITY DEFINER: the roles that write raw tables (pulse_loader) write the log through
+-- it whatever their grants; search_path pinned so the function cannot be redirected.
 create or replace function raw.note_source_change() returns trigger
 language plpgsql security definer set search_path = pg_catalog, raw as $$
 begin
