@@ -350,9 +350,10 @@ def _task_states(run_day: date) -> dict[str, str | None]:
 
 def _downstream_of(gate_task: str, states: dict[str, str | None]) -> dict[str, str | None]:
     upstream = {"apply_raw_ddl", "apply_privacy", "load_landing", "gate_raw"}
+    if gate_task == "gate_models":  # and the build: its plan, its tasks, its record
+        upstream |= {"plan_build", "record_build"}
     return {t: s for t, s in states.items() if t not in upstream and not
-            (gate_task == "gate_models" and (t.startswith("dbt.") or t == "gate_models"))
-            and t != gate_task}
+            (gate_task == "gate_models" and t.startswith("dbt.")) and t != gate_task}
 
 
 def _rewrite_landing_day(landing: Path, day: date, change) -> int:
