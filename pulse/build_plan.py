@@ -23,7 +23,7 @@ import re
 from dataclasses import dataclass
 
 from pulse.config import settings
-from pulse.warehouse import connection, transaction
+from pulse.warehouse import transaction
 
 # What in dbt_project/ decides what a build writes; target/ and logs/ are dbt's output.
 _PROJECT_PARTS = ("dbt_project.yml", "profiles.yml", "macros", "models", "seeds",
@@ -137,8 +137,3 @@ def record(build_id: int) -> None:
         cur.execute("update raw.source_changes set consumed_by = %s"
                     " where change_id = any(%s) and consumed_by is null", (build_id, row[0]))
 
-
-def pending_changes() -> int:
-    with connection() as conn, conn.cursor() as cur:
-        cur.execute("select count(*) from raw.source_changes where consumed_by is null")
-        return cur.fetchone()[0]
