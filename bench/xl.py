@@ -243,12 +243,15 @@ def _stage(stage: str, landing: Path, day: date | None, seed: int, scale: float)
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m bench.xl",
                                 description="one stage of the xl bench (run by python -m bench)")
-    p.add_argument("--stage", required=True)
+    p.add_argument("--stage", required=True,
+                   choices=("generate", "load", "dbt_build", "gate", "score", "increment"))
     p.add_argument("--landing", required=True, type=Path)
     p.add_argument("--day", type=date.fromisoformat)
     p.add_argument("--seed", type=int, default=42)
     p.add_argument("--scale", type=float, default=1.0)
     args = p.parse_args(argv)
+    if args.stage != "generate" and args.day is None:
+        p.error(f"--stage {args.stage} needs --day YYYY-MM-DD (the month's last day)")
     if not os.environ.get("WAREHOUSE_URL"):
         os.environ.setdefault("PULSE_WAREHOUSE_DB", "pulse_bench")
     _stage(args.stage, args.landing, args.day, args.seed, args.scale)
