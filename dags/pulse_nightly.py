@@ -110,9 +110,13 @@ def pulse_nightly():
         profile_config=profile_config,
         execution_config=execution_config,
         render_config=render_config,
-        operator_args={"dbt_cmd_flags": ["--exclude-resource-type", "unit_test"]},
+        # dbt's debug log file would go to the temporary copy of the project cosmos runs
+        # in, and be deleted with it: not written at all, a tenth of a small build's time.
+        operator_args={"dbt_cmd_flags": ["--exclude-resource-type", "unit_test",
+                                         "--log-level-file", "none"]},
     )
     orch.start_reporters_after_the_build(transform)
+    orch.publish_only_finished_nodes()
 
     @task(trigger_rule="none_failed")  # runs after a skipped build too
     def gate_models(logical_date=None, dag_run=None) -> dict:

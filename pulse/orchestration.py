@@ -225,3 +225,29 @@ def start_reporters_after_the_build(group) -> None:
     for task in group:
         if task is not producer and not task.upstream_list:
             producer >> task
+
+
+# dbt events cosmos' watcher producer publishes for every node although nothing reads them.
+UNREAD_NODE_EVENTS = frozenset({"NodeStart", "NodeCompiling", "NodeExecuting"})
+
+
+def publish_only_finished_nodes() -> bool:
+    """Keep cosmos' watcher producer from publishing the node events no task reads.
+
+    The producer pushes an XCom for four dbt events of every node (start, compiling,
+    executing, finished), each under the same key, so each overwrites the last. The model
+    tasks read that key once, when the node has finished, to log its outcome; the three
+    earlier pushes are never read. Each push is a round trip to Airflow's execution API
+    under a lock the dbt threads share, so they also hold dbt back: on the test night the
+    build took 45 s with them and 31 s without (README "Airflow"). Cosmos offers no
+    setting for it; its allowlist is a module constant. Returns False, changing nothing,
+    when a cosmos version no longer has it in the shape this expects
+    (tests/test_dags.py checks that the pinned one does).
+    """
+    from cosmos.operators._watcher import base
+
+    allowed = getattr(base, "_DBT_EVENT_ALLOWLIST", None)
+    if not isinstance(allowed, frozenset) or not (UNREAD_NODE_EVENTS | {"NodeFinished"}) <= allowed:
+        return False
+    base._DBT_EVENT_ALLOWLIST = allowed - UNREAD_NODE_EVENTS
+    return True

@@ -37,7 +37,11 @@ with warnings.catch_warnings(record=True) as caught:
     from airflow.dag_processing.dagbag import DagBag
     bag = DagBag(dag_folder=sys.argv[1])
 dag = bag.dags.get("pulse_nightly")
+from cosmos.operators._watcher import base
+from pulse.orchestration import UNREAD_NODE_EVENTS
 print(json.dumps({
+    "unread_events_published": sorted(UNREAD_NODE_EVENTS & base._DBT_EVENT_ALLOWLIST),
+    "finished_published": "NodeFinished" in base._DBT_EVENT_ALLOWLIST,
     "import_errors": bag.import_errors,
     "warnings": [[w.filename, w.lineno, str(w.message)] for w in caught],
     "task_ids": sorted(dag.task_ids) if dag else [],
@@ -69,6 +73,10 @@ def test_dagbag_imports_without_errors_or_warnings(airflow_db):
     assert "dbt.stg_pulse__events.run" in task_ids
     assert "dbt.daily_active_users.test" in task_ids
     assert result["catchup"] and result["max_active_runs"] == 1
+    # parsing the DAG stops cosmos publishing the node events no task reads, and only those
+    # (pulse.orchestration.publish_only_finished_nodes: a cosmos upgrade that moved its
+    # allowlist fails here)
+    assert result["unread_events_published"] == [] and result["finished_published"]
     assert result["retries"] >= 1
 
 

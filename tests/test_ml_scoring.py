@@ -25,7 +25,7 @@ from pulse.ml.registry import Ranges
 from pulse.ml.score import predict, score_day
 from pulse.ml.train import DEFAULT_SEED, train
 from tests import leakage, reference
-from tests.conftest import marks, pulse_cli, query, reset_schemas, scalar
+from tests.conftest import NO_UNIT_TESTS, marks, pulse_cli, query, reset_schemas, scalar
 
 START = date(2026, 1, 1)
 DAYS = 64
@@ -46,7 +46,7 @@ ML_SELECT = ("--select", "+marts.ml", "--indirect-selection", "cautious")
 
 def _build(env: dict[str, str], through: date | None = None) -> None:
     pulse_cli("load", *(["--through", through.isoformat()] if through else []), env=env)
-    pulse_cli("dbt", "build", "--quiet", *ML_SELECT, env=env)
+    pulse_cli("dbt", "build", "--quiet", *ML_SELECT, *NO_UNIT_TESTS, env=env)
 
 
 @pytest.fixture(scope="module")
@@ -247,7 +247,7 @@ def test_prediction_accuracy_mart_counts_outcomes(ml_warehouse, trained):
     known_day = LAST - timedelta(days=30)  # its 30 days are all loaded
     score_day(known_day, trained["model_version"])
     pulse_cli("dbt", "build", "--quiet", "--select", "ml_prediction_accuracy ml_tenant_ltv",
-              env=ml_warehouse["env"])
+              *NO_UNIT_TESTS, env=ml_warehouse["env"])
     rows = query("select risk_band, predicted_users, churned_users, precision, outcome_known "
                  "from marts.ml_prediction_accuracy where scored_at = %s", (SCORE_DAY,))
     # the scored population: users with a probability, not the inactive ones
@@ -449,7 +449,7 @@ def test_only_recently_active_users_are_scored(ml_warehouse, trained):
         if band == "low":
             assert factors == []
     pulse_cli("dbt", "build", "--quiet", "--select", "ml_prediction_accuracy",
-              env=ml_warehouse["env"])
+              *NO_UNIT_TESTS, env=ml_warehouse["env"])
     assert scalar("select sum(predicted_users) from marts.ml_prediction_accuracy "
                   "where scored_at = %s", (SCORE_DAY,)) == len(active)
 
