@@ -100,19 +100,13 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     # The heaviest files first (xdist hands out whole files, `--dist loadfile`), so no
     # worker is left with a long one at the end; within a file, the written order.
     # The cost of a file, roughly: a minute per DAG run, half a minute if it builds a
-    # warehouse (most share one per file), a second per other test; or, for the longest
-    # files, the module's own SCHEDULING_WEIGHT: the seconds it took in CI (the rule
-    # counts tests that read one shared DAG run once each, and no dbt build but one).
+    # warehouse (most share one per file), a second per other test.
     weight: dict[str, int] = {}
     for item in items:
         path = item.nodeid.split("::")[0]
         weight[path] = weight.get(path, 0) + (60 if item.get_closest_marker("airflow") else 1)
     for path in {i.nodeid.split("::")[0] for i in items if i.get_closest_marker("dbt_build")}:
         weight[path] += 30
-    for item in items:
-        own = getattr(getattr(item, "module", None), "SCHEDULING_WEIGHT", None)
-        if own is not None:
-            weight[item.nodeid.split("::")[0]] = own
     items.sort(key=lambda item: -weight[item.nodeid.split("::")[0]])
 
 

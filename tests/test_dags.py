@@ -27,9 +27,6 @@ from tests.celery_stack import celery_stack
 from tests.conftest import REPO, marks, pulse_cli, query, reset_schemas, scalar
 from tests.test_incremental_equality import differences, snapshot
 
-# seconds in CI (tests/conftest.py starts the longest files first): three nightly runs
-SCHEDULING_WEIGHT = 460
-
 # Run in a child process: DagBag talks to Airflow's metadata database (cosmos caches its
 # dbt parse there), and a session left open in the test process would hold locks that the
 # `airflow dags test` runs below wait on.

@@ -15,9 +15,6 @@ from pulse.ml import registry
 from pulse.webhooks.demo_receiver import DEMO_ENDPOINT_ID
 from tests.conftest import pulse_cli, query
 
-# seconds in CI (tests/conftest.py starts the longest files first): two demos
-SCHEDULING_WEIGHT = 370
-
 FINGERPRINT = """
 select 'raw', count(*), coalesce(sum(hashtext(event_id || batch_id || line_number)), 0)
   from raw.events

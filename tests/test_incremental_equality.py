@@ -26,8 +26,6 @@ WRITE_TIME_COLUMNS = {"_updated_at", "dbt_updated_at", "dbt_valid_from", "dbt_va
 SHOW = 5  # differing rows shown per side on failure
 # seeds, snapshots and models, in the build's order, without its tests
 NO_DATA_TESTS = (*NO_UNIT_TESTS, "--exclude-resource-type", "test")
-# seconds in CI (tests/conftest.py starts the longest files first): ten dbt runs and builds
-SCHEDULING_WEIGHT = 250
 
 
 def build_days(days: int) -> list[int]:

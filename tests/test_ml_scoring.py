@@ -27,9 +27,6 @@ from pulse.ml.train import DEFAULT_SEED, train
 from tests import leakage, reference
 from tests.conftest import NO_UNIT_TESTS, marks, pulse_cli, query, reset_schemas, scalar
 
-# seconds in CI (tests/conftest.py starts the longest files first): three DAG runs
-SCHEDULING_WEIGHT = 300
-
 START = date(2026, 1, 1)
 DAYS = 64
 LAST = START + timedelta(days=DAYS - 1)

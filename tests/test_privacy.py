@@ -17,9 +17,6 @@ from generators import generate
 from pulse.privacy import pii
 from tests.conftest import NO_UNIT_TESTS, marks, pulse_cli, query, reset_schemas, scalar
 
-# seconds in CI (tests/conftest.py starts the longest files first): two nightly runs
-SCHEDULING_WEIGHT = 380
-
 START = date(2026, 1, 1)
 DAYS = 8
 LAST = START + timedelta(days=DAYS - 1)
