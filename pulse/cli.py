@@ -104,9 +104,16 @@ def _cmd_load(args: argparse.Namespace) -> int:
     return 1 if report.problems else 0
 
 
+# Airflow commands that run without its metadata database.
+AIRFLOW_WITHOUT_DB = {"version", "cheat-sheet", "-h", "--help"}
+
+
 def _cmd_airflow(args: argparse.Namespace) -> int:
     from pulse.airflow_env import run_airflow
 
+    if args.rest and args.rest[0] not in AIRFLOW_WITHOUT_DB:
+        # Airflow itself answers a missing database with a 130-line traceback.
+        warehouse.reachable(settings().airflow_db(), "Airflow's metadata database")
     return run_airflow(args.rest, check=False).returncode
 
 

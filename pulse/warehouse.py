@@ -272,6 +272,19 @@ def connect(params: DbParams | None = None):
         ) from exc
 
 
+def reachable(params: DbParams, what: str) -> None:
+    """Raise a one-line WarehouseError saying what to do when `params` cannot be reached."""
+    try:
+        psycopg2.connect(params.dsn(), connect_timeout=5).close()
+    except psycopg2.OperationalError as exc:
+        reason = " ".join(str(exc).split())
+        hint = ("start the local cluster, and create its databases, with "
+                "`pulse warehouse up`" if settings().uses_local_cluster
+                else "check WAREHOUSE_URL (and PULSE_AIRFLOW_DB_URL)")
+        raise WarehouseError(f"{what} {params.dbname} on {params.host}:{params.port} is not "
+                             f"reachable ({reason}): {hint}") from exc
+
+
 @contextlib.contextmanager
 def connection(params: DbParams | None = None) -> Iterator[psycopg2.extensions.connection]:
     """A connection that is closed on the way out, whatever happens inside.

@@ -44,6 +44,9 @@ WITHOUT_WAREHOUSE = [
     (["warehouse", "status"], {"PULSE_WAREHOUSE_PORT": "abc"}, "PULSE_WAREHOUSE_PORT"),
     (["summary"], {"WAREHOUSE_URL": "postgresql://pulse@127.0.0.1:1/nowhere"},
      "cannot connect"),
+    # Airflow's own answer would be a 130-line traceback
+    (["airflow", "dags", "list"],
+     {"PULSE_AIRFLOW_DB_URL": "postgresql://pulse@127.0.0.1:1/nowhere"}, "not reachable"),
 ]
 
 WITH_WAREHOUSE = [
@@ -52,6 +55,8 @@ WITH_WAREHOUSE = [
     (["gate"], {}, "pulse load"),
     (["ml", "report", "--model-version", "nope"], {}, "not in ml.model_registry"),
     (["webhooks", "endpoints", "disable", "nope"], {}, "no endpoint"),
+    (["airflow", "dags", "list"], {"PULSE_AIRFLOW_DB_URL": "postgresql://pulse@"
+     "127.0.0.1:{port}/pulse_no_such_airflow_db"}, "pulse warehouse up"),
 ]
 
 
@@ -78,7 +83,8 @@ def test_a_wrong_argument_is_one_line_and_exit_2(args, env, word):
 def test_a_wrong_name_on_a_running_warehouse_is_one_line_and_exit_2(
         clean_warehouse, args, env, word):
     pulse_cli("migrate")
-    _one_clear_line(args, env, word)
+    _one_clear_line(args, {k: v.format(port=clean_warehouse.port) for k, v in env.items()},
+                    word)
 
 
 # Commands that read the warehouse, on one that was never migrated: a database error would
