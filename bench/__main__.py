@@ -25,10 +25,10 @@ dbt: `dbt build --full-refresh` of the whole data set, and the nightly increment
 one new day, `dbt build`): day 30 on top of 29 days of history, and the last day (180 on
 `peer`) on top of all the others, both real days of the same data set. The increment
 should cost what the new day costs, not what the history costs: the target is
-incr180 / incr30 <= 1.5, each increment the fastest of three runs from a copy of the
-warehouse taken before its new day (the median of the three is printed beside it). Each
-build is the nightly run's: planned first, and skipped
-when nothing changed since the last one (pulse/build_plan.py). A night with nothing new
+incr180 / incr30 <= 1.5, each increment the fastest of three nights, the two increments
+alternating, each night from a copy of the warehouse taken before its new day (the
+medians' ratio is printed beside it). Each build is the nightly run's: planned first,
+and skipped when nothing changed since the last one (pulse/build_plan.py). A night with nothing new
 to load is timed too; target: under a third of the last day's increment. So is dbt's own
 build with nothing new, which the plan spares such a night: the part of the nightly cost
 that does not depend on the new day (dbt's start, tests, marts rebuilt whole).
@@ -61,6 +61,7 @@ xl sections are modules of their own.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import gzip
 import json
 import os
@@ -223,7 +224,7 @@ def bench_loader(landing: Path, repeat: int) -> dict:
 
 INCREMENT_TARGET = 1.5  # incr(last day on all the others) / incr(day 30 on 29 days)
 EMPTY_BUILD_TARGET = 1 / 3  # build with nothing new / the nightly increment (last day)
-INCREMENT_RUNS = 3  # each increment's fastest of this many runs counts (_increment)
+INCREMENT_RUNS = 3  # each increment's fastest of this many nights counts (bench_dbt)
 
 
 class DbtFailed(RuntimeError):
@@ -295,52 +296,45 @@ def _night_build() -> dict:
             "reason": planned.reason}
 
 
+@contextlib.contextmanager
+def _server_cursor() -> Iterator:
+    """A cursor on the warehouse's server outside any transaction: databases are created
+    and dropped there."""
+    import psycopg2
+
+    conn = psycopg2.connect(settings().warehouse().with_db("postgres").dsn())
+    conn.autocommit = True
+    try:
+        with conn.cursor() as cur:
+            yield cur
+    finally:
+        conn.close()
+
+
+def _drop_database(cur, name: str) -> None:
+    from psycopg2 import sql
+
+    cur.execute(sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(name)))
+
+
 def _copy_database(source: str, target: str) -> None:
     """`target` replaced by a file copy of `source` on the same server (no session may be
     connected to either: the bench's own connections are all closed between steps)."""
-    import psycopg2
     from psycopg2 import sql
 
-    conn = psycopg2.connect(settings().warehouse().with_db("postgres").dsn())
-    conn.autocommit = True
-    try:
-        with conn.cursor() as cur:
-            cur.execute(sql.SQL("drop database if exists {} with (force)").format(
-                sql.Identifier(target)))
-            # FILE_COPY: a checkpoint and a copy of the files, much faster than WAL-logging
-            # every block of a warehouse of gigabytes (PostgreSQL 15's default).
-            strategy = sql.SQL(" strategy file_copy" if conn.server_version >= 150000 else "")
-            cur.execute(sql.SQL("create database {} template {}").format(
-                sql.Identifier(target), sql.Identifier(source)) + strategy)
-    finally:
-        conn.close()
+    with _server_cursor() as cur:
+        _drop_database(cur, target)
+        # FILE_COPY: a checkpoint and a copy of the files, much faster than WAL-logging
+        # every block of a warehouse of gigabytes (PostgreSQL 15's default).
+        strategy = " strategy file_copy" if cur.connection.server_version >= 150000 else ""
+        cur.execute(sql.SQL("create database {} template {}" + strategy).format(
+            sql.Identifier(target), sql.Identifier(source)))
 
 
-def _drop_database(name: str) -> None:
-    import psycopg2
-    from psycopg2 import sql
-
-    conn = psycopg2.connect(settings().warehouse().with_db("postgres").dsn())
-    conn.autocommit = True
-    try:
-        with conn.cursor() as cur:
-            cur.execute(sql.SQL("drop database if exists {} with (force)").format(
-                sql.Identifier(name)))
-    finally:
-        conn.close()
-
-
-def _increment(landing: Path, start: date, history_days: int) -> dict:
-    """Load `history_days` days and build them, then time the nightly run of the next day:
-    a night with nothing new (the plan skips the build), dbt's own build with nothing new
-    (its fixed cost), then load the day and build.
-
-    The increment is timed INCREMENT_RUNS times, each from a copy of the warehouse taken
-    before the new day, and the fastest counts: one run of a 30 s build moves by ±15% on
-    a shared 2-core machine, which is as wide as the distance to the target. Every run
-    starts from a fresh copy (the first too), so all of them start alike."""
-    import psycopg2
-
+def _history(landing: Path, start: date, history_days: int) -> dict:
+    """A warehouse of `history_days` days, built as the nightly runs would leave it; then
+    a night with nothing new (the plan skips the build) and dbt's own build with nothing
+    new (its fixed cost)."""
     _reset()
     migrate.apply(log=lambda _m: None)
     t = time.perf_counter()
@@ -355,58 +349,92 @@ def _increment(landing: Path, start: date, history_days: int) -> dict:
           f"{'skipped' if noop['skipped'] else 'run'}: {noop['reason']})", flush=True)
     dbt_noop = _dbt("build")
     _show("dbt build with nothing new", dbt_noop)
-    new_day = start + timedelta(days=history_days)
-    database = settings().warehouse().dbname
-    before = f"{database}_before_increment"
-    runs = INCREMENT_RUNS
-    try:
-        _copy_database(database, before)
-    except psycopg2.Error as exc:
-        # e.g. a server of one's own (WAREHOUSE_URL) where the bench may not create databases
-        print(f"  one run only: the warehouse cannot be copied ({' '.join(str(exc).split())})",
-              flush=True)
-        runs = 0
-    timed = []
-    try:
-        for i in range(max(runs, 1)):
-            if runs:
-                _copy_database(before, database)
-            t = time.perf_counter()
-            new_events = _load_through(landing, new_day)
-            load_day_s = time.perf_counter() - t
-            incr = _night_build()
-            _show(f"increment {i + 1}/{max(runs, 1)}: {new_day} ({new_events:,} events)", incr)
-            timed.append((incr["seconds"], load_day_s, incr))
-    finally:
-        if runs:
-            _drop_database(before)
-    seconds = sorted(s for s, _, _ in timed)
-    _, load_day_s, incr = min(timed, key=lambda r: r[0])
     return {"history_days": history_days, "history_events": history_events,
-            "new_day": new_day.isoformat(), "new_day_events": new_events,
-            "load_new_day_s": load_day_s, "history_build": history, "noop_build": noop,
-            "dbt_noop_build": dbt_noop, "increment_build": incr,
-            "increment_runs_s": [round(s, 2) for s, _, _ in timed],
+            "new_day": (start + timedelta(days=history_days)).isoformat(),
+            "history_build": history, "noop_build": noop, "dbt_noop_build": dbt_noop}
+
+
+def _night(landing: Path, history: dict, copy: str | None, label: str) -> dict:
+    """The nightly increment on `history`: its new day loaded, then the night's build;
+    from a fresh copy of the warehouse as it stood before that day when there is one."""
+    if copy:
+        _copy_database(copy, settings().warehouse().dbname)
+    new_day = date.fromisoformat(history["new_day"])
+    t = time.perf_counter()
+    new_events = _load_through(landing, new_day)
+    load_s = time.perf_counter() - t
+    build = _night_build()
+    _show(f"{label}: {new_day} ({new_events:,} events)", build)
+    return {"new_day_events": new_events, "load_new_day_s": load_s, "build": build}
+
+
+def _increment(history: dict, nights: list[dict]) -> dict:
+    """A history with its timed nights: the fastest counts, the median beside it."""
+    fastest = min(nights, key=lambda n: n["build"]["seconds"])
+    seconds = sorted(n["build"]["seconds"] for n in nights)
+    return {**history, "new_day_events": fastest["new_day_events"],
+            "load_new_day_s": fastest["load_new_day_s"], "increment_build": fastest["build"],
+            "increment_runs_s": [round(n["build"]["seconds"], 2) for n in nights],
             "increment_median_s": seconds[len(seconds) // 2]}
 
 
 def bench_dbt(landing: Path, tally: dict) -> dict:
+    """The two increments are timed INCREMENT_RUNS times each, alternating, each night
+    from a copy of the warehouse taken before its new day, and the fastest of each
+    counts: one run of a 30 s build moves by +-15% on a shared 2-core machine, and the
+    machine can be slower for minutes at a time, so one side timed after the other can
+    fall in a slower spell. Every night starts from a fresh copy (the first too), so all
+    start alike. Where the bench may not create databases: one night each, one after
+    the other."""
+    import psycopg2
+
     start = date.fromisoformat(tally["params"]["start"])
     days = int(tally["params"]["days"])
     short = min(30, days) - 1
+    database = settings().warehouse().dbname
+    copies = {side: f"{database}_before_{side}_increment" for side in ("long", "short")}
     print("\n== dbt: full build, and the nightly increment on a short and a long history ==",
           flush=True)
-    print(f"-- increment on {days - 1} days of history (day {days} is the new day)", flush=True)
-    long = _increment(landing, start, days - 1)
-    # The whole data set is loaded now: the full build's input.
-    print(f"-- full build of all {days} days", flush=True)
-    full = _dbt("build", "--full-refresh")
-    _show("dbt build --full-refresh", full)
-    full_run = _dbt("run", "--full-refresh")
-    _show("dbt run --full-refresh (no tests)", full_run)
-    print(f"-- increment on {short} days of history (day {short + 1} is the new day)",
-          flush=True)
-    small = _increment(landing, start, short)
+    print(f"-- {days - 1} days of history (day {days} is the new day)", flush=True)
+    long_history = _history(landing, start, days - 1)
+    try:
+        _copy_database(database, copies["long"])
+    except psycopg2.Error as exc:
+        print(f"  one night each: the warehouse cannot be copied "
+              f"({' '.join(str(exc).split())})", flush=True)
+        copies = {}
+    try:
+        if copies:
+            print(f"-- {short} days of history (day {short + 1} is the new day)", flush=True)
+            short_history = _history(landing, start, short)
+            _copy_database(database, copies["short"])
+            print(f"-- the two increments, {INCREMENT_RUNS} times each, alternating", flush=True)
+            long_nights, short_nights = [], []
+            for i in range(INCREMENT_RUNS):
+                short_nights.append(_night(landing, short_history, copies["short"],
+                                           f"day {short + 1}, run {i + 1}"))
+                # the long night last: it leaves the whole data set loaded for the full build
+                long_nights.append(_night(landing, long_history, copies["long"],
+                                          f"day {days}, run {i + 1}"))
+        else:
+            long_nights = [_night(landing, long_history, None, f"day {days}")]
+        # The whole data set is loaded now: the full build's input.
+        print(f"-- full build of all {days} days", flush=True)
+        full = _dbt("build", "--full-refresh")
+        _show("dbt build --full-refresh", full)
+        full_run = _dbt("run", "--full-refresh")
+        _show("dbt run --full-refresh (no tests)", full_run)
+        if not copies:
+            print(f"-- {short} days of history (day {short + 1} is the new day)", flush=True)
+            short_history = _history(landing, start, short)
+            short_nights = [_night(landing, short_history, None, f"day {short + 1}")]
+    finally:
+        if copies:
+            with _server_cursor() as cur:
+                for copy in copies.values():
+                    _drop_database(cur, copy)
+    long = _increment(long_history, long_nights)
+    small = _increment(short_history, short_nights)
 
     incr_long = long["increment_build"]["seconds"]
     incr_short = small["increment_build"]["seconds"]
