@@ -280,7 +280,8 @@ def reachable(params: DbParams, what: str) -> None:
         reason = " ".join(str(exc).split())
         hint = ("start the local cluster, and create its databases, with "
                 "`pulse warehouse up`" if settings().uses_local_cluster
-                else "check WAREHOUSE_URL (and PULSE_AIRFLOW_DB_URL)")
+                else "check WAREHOUSE_URL and PULSE_AIRFLOW_DB_URL; `pulse warehouse up` "
+                "creates a missing Airflow database on the warehouse's server")
         raise WarehouseError(f"{what} {params.dbname} on {params.host}:{params.port} is not "
                              f"reachable ({reason}): {hint}") from exc
 
