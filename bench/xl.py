@@ -152,7 +152,9 @@ def _gate(day: date, batches: list[int], run_id: str) -> dict:
     from bench.__main__ import _gate as run_gate
 
     _seconds, results = run_gate(day, batches, run_id)
-    return {"suites": len(results), "failed": [r.summary() for r in results if not r.success]}
+    return {"suites": len(results), "failed": [r.summary() for r in results if not r.success],
+            "suites_s": {r.suite.name: round((r.finished_at - r.started_at).total_seconds(), 2)
+                         for r in results}}
 
 
 def _score(day: date, train_first: bool) -> dict:
@@ -214,7 +216,7 @@ def _stage(stage: str, landing: Path, day: date | None, seed: int, scale: float)
 
         t = time.perf_counter()
         out = _gate(day - timedelta(days=1), _batches(), "bench_xl_month")
-        _report({**out, "suites_s": round(time.perf_counter() - t, 2),
+        _report({**out, "gate_s": round(time.perf_counter() - t, 2),
                  "note": f"FAILED: {out['failed']}" if out["failed"] else ""})
     elif stage == "score":
         _report(_score(day - timedelta(days=1), train_first=True))
@@ -224,7 +226,7 @@ def _stage(stage: str, landing: Path, day: date | None, seed: int, scale: float)
         n = _load_through(landing, day)
         parts["load"] = time.perf_counter() - t
         t = time.perf_counter()
-        _dbt("build")
+        build = _dbt("build")
         parts["dbt_build"] = time.perf_counter() - t
         t = time.perf_counter()
         out = _gate(day, [], "bench_xl_night")
@@ -233,7 +235,8 @@ def _stage(stage: str, landing: Path, day: date | None, seed: int, scale: float)
         scored = _score(day, train_first=False)
         parts["score"] = time.perf_counter() - t
         _report({"events": n, "parts_s": {k: round(v, 2) for k, v in parts.items()},
-                 "failed": out["failed"], "score": scored,
+                 "failed": out["failed"], "score": scored, "dbt_slowest": build["slowest"],
+                 "gate_suites_s": out["suites_s"],
                  "note": f"{n:,} events; " + ", ".join(f"{k} {v:.1f}s"
                                                        for k, v in parts.items())})
     else:

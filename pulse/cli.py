@@ -148,7 +148,8 @@ def _cmd_gate(args: argparse.Namespace) -> int:
     try:
         day = args.day or gate.last_landing_day()
         run_id = args.run_id or f"cli__{day.isoformat()}"
-        results = gate.run(names, day, run_id, log_line=print)
+        results = gate.run(names, day, run_id, log_line=print,
+                           whole_history=args.whole_history)
     except gate.GateFailed as exc:
         print(exc, file=sys.stderr)
         return 1
@@ -219,6 +220,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--day", type=cliargs.day,
                    help="the night to check, YYYY-MM-DD (default: last loaded day)")
     p.add_argument("--run-id", help="key of the results (default: cli__<day>)")
+    p.add_argument("--whole-history", action="store_true",
+                   help="check every row of the event-grain models, not only those "
+                        "written since the suite last passed")
     p.set_defaults(func=_cmd_gate)
 
     sub.add_parser("summary", help="rows per layer, quarantine by reason").set_defaults(

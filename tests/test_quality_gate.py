@@ -17,7 +17,7 @@ import os
 import re
 import shutil
 import subprocess
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
@@ -266,13 +266,59 @@ def test_star_a_duplicate_user_fails_exactly_the_key_check(built):
 
 
 def test_star_an_orphan_fact_fails_exactly_the_foreign_key_check(built):
-    _execute("update marts.fct_events set user_id = 'usr_orphan'"
+    # written now, as dbt writes a row: the suite checks rows written since it last passed
+    _execute("update marts.fct_events set user_id = 'usr_orphan', _updated_at = now()"
              " where event_id = (select min(event_id) from marts.fct_events)")
     try:
         [res] = _run("star")
         assert _failed(res) == {"fct_events_user_in_dim_users"}
         [check] = [r for r in res.results if r.expectation.name == "fct_events_user_in_dim_users"]
         assert "usr_orphan" in check.observed
+    finally:
+        _execute("update marts.fct_events f set user_id = s.user_id"
+                 " from staging.stg_pulse__events s"
+                 " where f.event_id = s.event_id and f.user_id = 'usr_orphan'")
+
+
+def test_star_an_event_twice_on_two_days_fails_exactly_the_event_key_check(built):
+    """fct_events' unique index holds (event_id, event_date), as a partitioned table's must:
+    the same event on another day gets past it, and the suite finds it from the new row."""
+    _execute("insert into marts.fct_events select (x).* from (select"
+             " jsonb_populate_record(null::marts.fct_events, to_jsonb(f)"
+             "   || jsonb_build_object('event_date', f.event_date - 1, '_updated_at', now()))"
+             " as x from marts.fct_events f where f.event_date = %s"
+             " order by f.event_id limit 1) as copies", (DAY - timedelta(days=1),))
+    try:
+        [res] = _run("star")
+        assert _failed(res) == {"fct_events_event_id_unique"}
+        [check] = res.critical_failures
+        assert (f"event_date={DAY - timedelta(days=2)}, also_on={DAY - timedelta(days=1)}"
+                in check.observed), check.observed
+    finally:
+        _execute("delete from marts.fct_events where event_date = %s and event_id in"
+                 " (select event_id from marts.fct_events where event_date = %s)",
+                 (DAY - timedelta(days=2), DAY - timedelta(days=1)))
+
+
+def test_star_checks_the_rows_written_since_it_last_passed_or_every_row_when_asked(built):
+    """docs/incremental.md, "The gate's star suite": a night reads the event-grain rows
+    written since the suite last passed; an old row changed behind dbt's back (its
+    _updated_at left as it was) is for a run over the whole history to find."""
+    [passed] = _run("star", run_id="test-since")
+    assert passed.success, gate.failure_message([passed], "test-since")
+    as_of = query("select scope ->> 'checked_as_of' from quality.gate_runs"
+                  " where run_id = 'test-since' and suite = 'star'")[0][0]
+    assert as_of is not None
+    _execute("update marts.fct_events set user_id = 'usr_orphan'"
+             " where event_id = (select min(event_id) from marts.fct_events)")
+    try:
+        [night] = _run("star", run_id="test-night")
+        assert night.success
+        assert night.scope["written_since"] is not None
+        [whole] = gate.run(["star"], DAY, "test-whole", log_line=lambda _m: None,
+                           raise_on_failure=False, whole_history=True)
+        assert whole.scope["written_since"] is None
+        assert _failed(whole) == {"fct_events_user_in_dim_users"}
     finally:
         _execute("update marts.fct_events f set user_id = s.user_id"
                  " from staging.stg_pulse__events s"

@@ -38,14 +38,15 @@ class GateFailed(RuntimeError):
 def run(suite_names: Iterable[str], day: date, run_id: str,
         loaded_batches: Iterable[int] = (),
         log_line: Callable[[str], None] = log.info, raise_on_failure: bool = True,
-        ) -> list[SuiteResult]:
+        whole_history: bool = False) -> list[SuiteResult]:
     """Run the named suites for the night of `day`; raise GateFailed, after every result is
-    recorded, when a critical expectation failed."""
-    scope = scope_for(day, loaded_batches)
+    recorded, when a critical expectation failed. Event-grain assets are checked for the
+    rows written since their suite last passed, or every row with `whole_history`."""
+    scope = scope_for(day, loaded_batches, whole_history)
     results: list[SuiteResult] = []
     for name in suite_names:
         started = time.perf_counter()
-        suite = suites_mod.load(name, scope.params())
+        suite = suites_mod.load(name, scope.params(name))
         log_line(f"Quality suite {name!r} ({len(suite.expectations)} expectations) "
                  f"for {day}: {suite.description}")
         if name == "raw":

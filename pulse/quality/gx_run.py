@@ -105,7 +105,8 @@ def run_suite(suite: Suite, scope: Scope, run_id: str,
 
     global _run_counter
     _run_counter += 1
-    result = SuiteResult(suite, run_id, scope.day, scope.to_json(), datetime.now(UTC))
+    result = SuiteResult(suite, run_id, scope.day, scope.to_json(suite.name),
+                          datetime.now(UTC))
     _materialize(suite)
     ctx = _gx_context()
     datasource = ctx.data_sources.add_postgres(
