@@ -64,11 +64,13 @@ def scope_for(day: date, loaded_batches: Iterable[int] = (), whole_history: bool
         of_day, _ = cur.fetchone()
         cur.execute("select min(partition_date) from raw.load_ledger")
         first_day = cur.fetchone()[0] or day
-        # Transactions of other sessions this role can see (dbt's, when it runs as the
-        # gate's role): rows they commit after this carry their start as _updated_at.
+        # Open transactions of other clients this role can see (dbt's, when it runs as
+        # the gate's role): rows they commit after this carry their start as _updated_at.
+        # Clients only: an autovacuum of raw.events can hold a transaction for minutes,
+        # and taken as the mark it made the next night check the whole month again.
         cur.execute("select least(now(), min(xact_start)) from pg_stat_activity"
                     " where datname = current_database() and pid <> pg_backend_pid()"
-                    "   and xact_start is not null")
+                    "   and backend_type = 'client backend' and xact_start is not null")
         checked_as_of = cur.fetchone()[0]
         last_passed: dict[str, datetime] = {}
         if not whole_history:
