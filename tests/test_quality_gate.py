@@ -325,6 +325,21 @@ def test_star_checks_the_rows_written_since_it_last_passed_or_every_row_when_ask
                  " where f.event_id = s.event_id and f.user_id = 'usr_orphan'")
 
 
+def test_the_mark_is_no_later_than_a_transaction_still_open(built):
+    """Rows a transaction open while the gate starts commits later carry its start as
+    _updated_at: the mark the next run starts from must not pass them by."""
+    other = warehouse.connect()
+    try:
+        with other.cursor() as cur:
+            cur.execute("select now()")  # opens a transaction, as dbt's model would
+            started = cur.fetchone()[0]
+        assert gate.scope_for(DAY).checked_as_of <= started
+    finally:
+        other.rollback()
+        other.close()
+    assert gate.scope_for(DAY).checked_as_of > started
+
+
 def test_marts_a_rate_above_one_fails_exactly_the_rate_check(built):
     _execute("update marts.retention_monthly_cohorts set retention_rate = retention_rate + 1"
              " where (tenant_id, cohort_month, period_number) in (select tenant_id,"
