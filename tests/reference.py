@@ -241,3 +241,30 @@ def monthly_retention(
                     is_period_in_progress=period_end > last_day,
                 )
     return out
+
+
+def consenting_users(landing: Path, day: date) -> set[tuple[str, str]]:
+    """From the landing files, independently of dbt: users seen in the events by `day`
+    whose latest ML consent up to the end of `day` is yes. Choices come from the users
+    export (authoritative: at the same instant it wins), the signup and consent updates."""
+    latest: dict[tuple[str, str], tuple[datetime, int, bool]] = {}
+    seen: set[tuple[str, str]] = set()
+
+    def choose(key, at: str, rank: int, ml: bool) -> None:
+        when = datetime.fromisoformat(at.replace("Z", "+00:00"))
+        if when.date() <= day and (key not in latest or (when, rank) > latest[key][:2]):
+            latest[key] = (when, rank, ml)
+
+    for ev in events(landing, through=day).values():
+        key = (ev["tenant_id"], ev["user_id"])
+        if event_day(ev) > day:
+            continue
+        seen.add(key)
+        consent = (ev.get("properties") or {}).get("consent")
+        rank = {"user.signed_up": 0, "user.consent_updated": 1}.get(ev["event_name"])
+        if rank is not None and consent:
+            choose(key, ev["timestamp"], rank, consent["ml_predictions"])
+    for row in users_exports(landing, through=day):
+        choose((row["tenant_id"], row["user_id"]), row["consent_updated_at"], 2,
+               row["consent"]["ml_predictions"])
+    return {k for k in seen if k in latest and latest[k][2]}

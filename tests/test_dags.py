@@ -48,6 +48,7 @@ print(json.dumps({
     "catchup": dag.catchup if dag else None,
     "max_active_runs": dag.max_active_runs if dag else None,
     "retries": dag.default_args.get("retries") if dag else None,
+    "train_params": sorted(bag.dags["pulse_train"].params) if "pulse_train" in bag.dags else [],
 }))
 """
 
@@ -78,6 +79,11 @@ def test_dagbag_imports_without_errors_or_warnings(airflow_db):
     # allowlist fails here)
     assert result["unread_events_published"] == [] and result["finished_published"]
     assert result["retries"] >= 1
+    # a pulse_train run's params are what its task reads (pulse.ml.jobs.train_from_params,
+    # tested with them in tests/test_ml_scoring.py)
+    from pulse.ml import jobs
+
+    assert result["train_params"] == sorted({"as_of", "seed", "max_iter", *jobs.RANGE_PARAMS})
 
 
 def _warehouse_state() -> dict:

@@ -1,5 +1,9 @@
 """`make demo`'s own command, run twice: quiet, scores users, delivers verified webhooks,
-and leaves the same warehouse."""
+and leaves the same warehouse.
+
+Its runs of pulse_train, pulse_nightly and pulse_delivery are the suite's Airflow runs of
+the whole night with a model: what they scored and sent is checked here against the
+landing files, and tests/test_ml_scoring.py tests the same code in-process."""
 
 from __future__ import annotations
 
@@ -13,6 +17,7 @@ import pytest
 from pulse.dagtest import run_dag_test
 from pulse.ml import registry
 from pulse.webhooks.demo_receiver import DEMO_ENDPOINT_ID
+from tests import reference
 from tests.conftest import pulse_cli, query
 
 FINGERPRINT = """
@@ -60,6 +65,7 @@ order by 1
 """
 
 ANSI = re.compile(r"\x1b\[")
+AT_RISK = 0.3
 
 
 def _check_quiet(out: str) -> Path:
@@ -83,7 +89,9 @@ def _check_quiet(out: str) -> Path:
 @pytest.mark.timeout(3600)  # two demos: four DAG runs and two dbt builds each
 def test_demo_twice_scores_delivers_and_leaves_the_same_warehouse(clean_warehouse, airflow_db,
                                                                   tmp_path):
-    env = {"PULSE_DATA_DIR": str(tmp_path / "data")}
+    # Announce from 0.3 on (production: 0.7): on this small data set few users reach 0.7.
+    env = {"PULSE_DATA_DIR": str(tmp_path / "data"),
+           "PULSE_WEBHOOK_AT_RISK_THRESHOLD": str(AT_RISK)}
     # Small, but with the days training needs before the last day and enough users for
     # its training and validation ranges to hold churned and retained ones.
     args = ("demo", "--size", "tiny", "--tenants", "4", "--users", "240", "--days", "120")
@@ -127,6 +135,26 @@ def test_demo_twice_scores_delivers_and_leaves_the_same_warehouse(clean_warehous
     assert verified > 0
     assert query("select status, count(*) from delivery.outbox where endpoint_id = %s "
                  "group by 1", (DEMO_ENDPOINT_ID,)) == [("SUCCESS", verified)]
+    # every consenting user (by the landing files, read independently) was scored; the
+    # users announced at risk are the ones the scores put at or above the line (the first
+    # scored night: every one of them crosses it), and the demo tenant's announcements
+    # all reached its endpoint
+    landing = tmp_path / "data" / "landing"
+    assert set(query("select tenant_id, user_id from ml.ml_features where scored_at = %s",
+                     (last_day,))) == reference.consenting_users(landing, last_day)
+    announced = set(query("select tenant_id, user_id from delivery.messages"
+                          " where event_type = 'user.at_risk'"))
+    assert announced, "the demo data should have users at risk on its last night"
+    assert announced == set(query(
+        "select tenant_id, user_id from ml.ml_features where scored_at = %s"
+        " and churn_probability >= %s", (last_day, AT_RISK)))
+    assert query("select m.message_id from delivery.messages m join delivery.endpoints e"
+                 " using (tenant_id) where e.endpoint_id = %s except select message_id"
+                 " from delivery.outbox where endpoint_id = %s and status = 'SUCCESS'",
+                 (DEMO_ENDPOINT_ID, DEMO_ENDPOINT_ID)) == []
+    assert query("select count(*) from delivery.messages m join delivery.endpoints e"
+                 " using (tenant_id) where e.endpoint_id = %s and m.event_type ="
+                 " 'user.at_risk'", (DEMO_ENDPOINT_ID,))[0][0] > 0
     state = query(FINGERPRINT)
     assert all(count > 0 for _, count, _ in state), state
     last = json.loads((Path(log).parents[1] / "last_demo.json").read_text())

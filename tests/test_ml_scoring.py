@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import os
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 
 import numpy as np
 import pandas as pd
@@ -140,7 +140,7 @@ def test_scoring_writes_every_consenting_user_once(ml_warehouse, trained):
                            propensity_scores, risk_band, top_factors
                     from ml.ml_features where scored_at = %s""", (SCORE_DAY,))
     scored = {(t, u) for t, u, *_ in rows}
-    assert scored == _consenting_users(ml_warehouse["landing"], SCORE_DAY)
+    assert scored == reference.consenting_users(ml_warehouse["landing"], SCORE_DAY)
     assert result["users_scored"] + result["users_inactive"] == len(rows)
     assert result["users_without_consent"] > 0
     for _t, _u, p, ltv, props, band, factors in rows:
@@ -152,33 +152,6 @@ def test_scoring_writes_every_consenting_user_once(ml_warehouse, trained):
         assert all(0 <= v <= 1 for v in props.values())
         assert all(f["feature"] in F.FEATURES and f["contribution"] > 0 for f in factors)
     assert len({b for *_x, b, _f in rows}) >= 2  # the scores separate users
-
-
-def _consenting_users(landing, day: date) -> set[tuple[str, str]]:
-    """From the landing files, independently of dbt: users seen in the events by `day`
-    whose latest ML consent up to the end of `day` is yes. Choices come from the users
-    export (authoritative: at the same instant it wins), the signup and consent updates."""
-    latest: dict[tuple[str, str], tuple[datetime, int, bool]] = {}
-    seen: set[tuple[str, str]] = set()
-
-    def choose(key, at: str, rank: int, ml: bool) -> None:
-        when = datetime.fromisoformat(at.replace("Z", "+00:00"))
-        if when.date() <= day and (key not in latest or (when, rank) > latest[key][:2]):
-            latest[key] = (when, rank, ml)
-
-    for ev in reference.events(landing, through=day).values():
-        key = (ev["tenant_id"], ev["user_id"])
-        if reference.event_day(ev) > day:
-            continue
-        seen.add(key)
-        consent = (ev.get("properties") or {}).get("consent")
-        rank = {"user.signed_up": 0, "user.consent_updated": 1}.get(ev["event_name"])
-        if rank is not None and consent:
-            choose(key, ev["timestamp"], rank, consent["ml_predictions"])
-    for row in reference.users_exports(landing, through=day):
-        choose((row["tenant_id"], row["user_id"]), row["consent_updated_at"], 2,
-               row["consent"]["ml_predictions"])
-    return {k for k in seen if k in latest and latest[k][2]}
 
 
 def test_scoring_a_day_twice_leaves_the_same_rows(trained):
@@ -295,61 +268,25 @@ def test_the_training_dag_trains_on_its_schedule_or_when_no_model_exists(trained
     assert jobs.wanted("asset_triggered") is None
 
 
-@pytest.mark.airflow
-def test_training_dag_registers_a_model(ml_warehouse, airflow_db):
+def test_the_training_dags_params_reach_the_registered_model(ml_warehouse):
+    """What pulse_train's task runs with a run's params (`--conf`). The DAG's run in
+    Airflow is tests/test_demo.py's, and that its params are the ones read here,
+    tests/test_dags.py's."""
+    from pulse.ml import jobs
+
     conf = {"as_of": LAST.isoformat(), "seed": DEFAULT_SEED, **PARAMS,
-            **{k: getattr(RANGES, k).isoformat() for k in
-               ("train_start", "train_end", "validation_start", "validation_end")}}
+            **{k: getattr(RANGES, k).isoformat() for k in jobs.RANGE_PARAMS}}
     before = scalar("select count(*) from ml.model_registry")
-    pulse_cli("airflow", "dags", "test", "pulse_train", LAST.isoformat(), "--conf",
-              json.dumps(conf), env=ml_warehouse["env"])
+    result = jobs.train_from_params(conf)
     row = query("select model_version, data_through, train_start, artifact_sha256, params"
-                " from ml.model_registry order by trained_at desc limit 1")[0]
+                " from ml.model_registry where model_version = %s",
+                (result["model_version"],))[0]
     assert row[1] == LAST and row[2] == RANGES.train_start
     assert row[4]["max_iter"] == PARAMS["max_iter"]  # the run's params reach the model
-    assert scalar("select count(*) from ml.model_registry") >= max(before, 1)
+    assert scalar("select count(*) from ml.model_registry") == before + 1
     registry.load(row[0])  # the artifact is there and matches its hash
-
-
-@pytest.mark.airflow
-def test_nightly_run_scores_users_and_delivery_sends_the_at_risk_batch(ml_warehouse,
-                                                                       airflow_db, trained):
-    """The whole night: gate, scoring with the current model, the outbox filled from the
-    real scores, the marts Asset; then pulse_delivery sends the night's user.at_risk batch
-    to a real receiver that verifies the signature."""
-    from pulse.webhooks import endpoints, signing
-    from tests.test_webhooks_delivery import SETTINGS, TEST_ENV
-    from tests.webhook_receiver import Receiver
-
-    tenants = [t for (t,) in query("select distinct tenant_id from marts.dim_tenants")]
-    secret = signing.new_secret()
-    with Receiver([secret.reveal()]) as rx:
-        for tenant in tenants:
-            endpoints.add(tenant, rx.url, event_types=["user.at_risk"], secret=secret,
-                          settings=SETTINGS, max_batch_size=1000)
-        # Scored are the users active in the last 30 days, and on this small data set none
-        # of them reaches the production threshold (0.7) tonight: announce from 0.3 on.
-        pulse_cli("airflow", "dags", "test", "pulse_nightly", LAST.isoformat(),
-                  env={**ml_warehouse["env"], "PULSE_WEBHOOK_AT_RISK_THRESHOLD": "0.3"})
-        scored = {(t, u) for t, u in query(
-            "select tenant_id, user_id from ml.ml_features where scored_at = %s", (LAST,))}
-        assert scored == _consenting_users(ml_warehouse["landing"], LAST)
-        assert scalar("select count(*) from ml.model_registry where is_current") == 1
-        announced = {m for (m,) in query(
-            "select message_id from delivery.messages where event_type = 'user.at_risk'")}
-        assert announced, "the test data should have users at risk tonight"
-        proc = pulse_cli("airflow", "dags", "test", "pulse_delivery",
-                         env={**ml_warehouse["env"], **TEST_ENV})
-        assert secret.reveal() not in proc.stdout + proc.stderr
-
-    assert rx.requests and all(r.verified for r in rx.requests)
-    delivered = {e["id"] for r in rx.requests for e in json.loads(r.body)["events"]}
-    assert delivered == announced
-    users = {(e["tenant_id"], e["user_id"])
-             for r in rx.requests for e in json.loads(r.body)["events"]}
-    at_risk = set(query("select tenant_id, user_id from ml.ml_features where scored_at = %s"
-                        " and churn_probability >= 0.3", (LAST,)))
-    assert users and users <= at_risk
+    with pytest.raises(ValueError, match="give all of"):
+        jobs.train_from_params({"train_start": RANGES.train_start.isoformat()})
 
 
 # -- the promotion gate, the baselines and the population (docs/evaluation.md) --------------

@@ -1,7 +1,8 @@
-"""The outbox is filled from dbt's announcements, once per crossing, and the
-pulse_delivery DAG delivers the user.at_risk batch to a real receiver (`airflow dags
-test`). Scores are planted here to pin down the crossings; the whole night with real
-scores (nightly DAG, then pulse_delivery) is tests/test_ml_scoring.py's last test."""
+"""The outbox is filled from dbt's announcements, once per crossing, and what the
+pulse_delivery DAG's one task runs (`pulse webhooks deliver`) delivers the user.at_risk
+batch to a real receiver. Scores are planted here to pin down the crossings; the whole
+night with real scores in Airflow (pulse_nightly, then pulse_delivery) is
+tests/test_demo.py's, and every DAG task's timeout is checked below."""
 
 from __future__ import annotations
 
@@ -34,10 +35,8 @@ def _score(rows: list[tuple[str, str, date, float]]) -> None:
                                    json.dumps([{"feature": "recency", "contribution": 0.4}])))
 
 
-@pytest.mark.airflow
 @pytest.mark.dbt_build
-def test_outbox_then_delivery_dag_delivers_the_at_risk_batch(clean_warehouse, airflow_db,
-                                                             tmp_path):
+def test_outbox_then_delivery_delivers_the_at_risk_batch(clean_warehouse, tmp_path):
     landing = tmp_path / "landing"
     generate(landing, seed=5, tenants=2, users=20, days=3, start=date(2026, 1, 1), dirty=0)
     pulse_cli("load", env={"PULSE_LANDING_DIR": str(landing)})
@@ -69,7 +68,7 @@ def test_outbox_then_delivery_dag_delivers_the_at_risk_batch(clean_warehouse, ai
         assert {m for (m,) in expected} == {
             m for (m,) in query("select message_id from delivery.outbox")}
 
-        proc = pulse_cli("airflow", "dags", "test", "pulse_delivery", env=TEST_ENV)
+        proc = pulse_cli("webhooks", "deliver", env=TEST_ENV)
         assert secret.reveal() not in proc.stdout + proc.stderr
 
     assert [r.verified for r in rx.requests] == [True]
