@@ -272,6 +272,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"pulse: the warehouse is not set up for this ({missing}): run `pulse migrate`, "
               "then a nightly run (`make demo` does both)", file=sys.stderr)
         return cliargs.EXIT_USAGE
+    except BrokenPipeError:
+        # the reader went away (`pulse demo | head`): stop quietly, as Unix tools do, and
+        # send whatever is still buffered nowhere instead of failing again at exit
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
 
 
 if __name__ == "__main__":

@@ -210,6 +210,16 @@ class Demo:
                       f"{params['users']:,} users, {params['days']} days, seed {self.seed})")
         tally = generate(s.landing_dir, seed=self.seed, dirty=self.dirty, progress=False,
                          **params)
+        from pulse.loader import changed_since_loaded
+
+        changed = changed_since_loaded(s.landing_dir)
+        if changed:
+            # The loader would refuse them (raw is append-only) and the night would fail.
+            raise self.fail(
+                f"this warehouse holds another demo's data: {len(changed)} landing files it "
+                "loaded now have other bytes (a demo of another size, seed or length); start "
+                "from nothing with `make clean` (deletes .pulse/ and data/), or give this "
+                "demo its own PULSE_HOME and PULSE_DATA_DIR")
         con.end(t, f"{tally['valid_lines']:,} valid lines, "
                    f"{sum(tally['faults'].values()):,} faulty, {tally['duplicates']:,} resent, "
                    f"{tally['late']:,} late, in {s.landing_dir}")
@@ -451,5 +461,5 @@ def run_demo(seed: int = 42, size: str = "demo", dirty: float = 0.01,
             traceback.print_exc(file=con.log)
             stage = f"stage {con.stage_no}/{con.stages}" if con.stage_no else "the start"
             first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-            con.line(f"FAILED at {stage}: {first.rstrip('.')}. Full log: {log_path}")
+            con.line(f"FAILED at {stage}: {first.rstrip('.:')}. Full log: {log_path}")
             return 1

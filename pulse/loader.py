@@ -55,7 +55,7 @@ from pulse.lines import (
     tenant_of,
 )
 from pulse.privacy.erasure import Suppressed, suppressor
-from pulse.warehouse import connection
+from pulse.warehouse import connection, transaction
 
 # accounts first: events are checked against known tenants
 KINDS = ("accounts", "users", "events")
@@ -388,6 +388,19 @@ class _Order:
 
 class _Aborted(Exception):
     """Another worker's warehouse connection failed: this one stops too."""
+
+
+def changed_since_loaded(landing: Path) -> list[str]:
+    """The landing files (relative paths) loaded before whose bytes are not the ones
+    loaded: `load_file` would refuse each. Empty when the ledger does not exist yet."""
+    with transaction() as conn, conn.cursor() as cur:
+        cur.execute("select to_regclass('raw.load_ledger')")
+        if cur.fetchone()[0] is None:
+            return []
+        cur.execute("select file_path, sha256 from raw.load_ledger where status = 'loaded'")
+        loaded = dict(cur.fetchall())
+    return [lf.rel for lf in discover(landing)
+            if lf.rel in loaded and _sha256(lf.path)[0] != loaded[lf.rel]]
 
 
 def load_file(conn, lf: LandingFile, order: _Order | None = None, i: int = 0) -> FileResult:

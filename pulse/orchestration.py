@@ -60,10 +60,17 @@ def load_landing(through: date) -> dict[str, Any]:
     report = loader.load(landing, through=through, progress=progress)
     log.info(report.summary())
     if report.problems:
-        raise LoadFailed(
+        message = (
             f"{len(report.problems)} landing file(s) were not loaded (the other files were):\n"
-            + "\n".join(f"  {f.file.rel}: {f.message}" for f in report.problems)
-        )
+            + "\n".join(f"  {f.file.rel}: {f.message}" for f in report.problems))
+        if all(f.status == "refused" for f in report.problems):
+            # A file whose bytes changed stays refused until someone restores it or lands
+            # the correction under a new name: a retry would only hold the run 5, then 10
+            # minutes (dag_constants.DEFAULT_ARGS) before failing the same way.
+            from airflow.exceptions import AirflowFailException
+
+            raise AirflowFailException(message)
+        raise LoadFailed(message)
     return report.to_dict()
 
 

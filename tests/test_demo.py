@@ -176,6 +176,15 @@ def test_demo_twice_scores_delivers_and_leaves_the_same_warehouse(clean_warehous
     assert re.search(r"\[(\d+)/\1\] record_build +skipped", second.stdout)
     assert query(FINGERPRINT) == state
 
+    # a demo of other data (its landing files differ from those loaded) stops before it
+    # loads anything, in one line that says how to start again
+    other = pulse_cli("demo", "--size", "tiny", "--days", "40", env=env, check=False)
+    assert other.returncode == 1 and other.stderr == ""
+    failed = [line for line in other.stdout.splitlines() if line.startswith("FAILED")]
+    assert len(failed) == 1 and "another demo's data" in failed[0], other.stdout
+    assert "make clean" in failed[0] and "PULSE_HOME" in failed[0]
+    assert query(FINGERPRINT) == state
+
 
 @pytest.mark.airflow
 def test_a_failing_task_is_one_line_and_the_log_has_the_rest(airflow_db, tmp_path):

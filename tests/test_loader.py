@@ -87,7 +87,7 @@ def test_one_run_per_day_loads_the_same_as_one_run(clean_warehouse, dirty_landin
 
 
 def test_a_changed_file_is_refused_and_the_rest_still_load(clean_warehouse, dirty_landing,
-                                                           tmp_path):
+                                                           tmp_path, monkeypatch):
     landing = tmp_path / "landing"
     shutil.copytree(dirty_landing[0], landing)
     migrate.apply(log=lambda _m: None)
@@ -106,6 +106,17 @@ def test_a_changed_file_is_refused_and_the_rest_still_load(clean_warehouse, dirt
     assert "new file name" in refused[0].message  # says what to do next
     assert report.count("loaded") > 0, "the other files must still load"
     assert scalar("select count(*) from raw.events") > before
+    assert loader.changed_since_loaded(landing) == [refused[0].file.rel]
+
+    # The nightly task fails at once rather than retry: the file stays refused until
+    # someone acts, and a retry would hold the night 5, then 10 minutes for nothing.
+    from airflow.exceptions import AirflowFailException
+
+    from pulse import orchestration
+
+    monkeypatch.setenv("PULSE_LANDING_DIR", str(landing))
+    with pytest.raises(AirflowFailException, match="bytes have changed"):
+        orchestration.load_landing(date.fromisoformat(days[-1].removeprefix("dt=")))
 
 
 def test_a_truncated_file_loads_nothing_and_can_be_landed_again(clean_warehouse, tmp_path):
