@@ -67,7 +67,7 @@ def load_landing(through: date) -> dict[str, Any]:
             # A file whose bytes changed stays refused until someone restores it or lands
             # the correction under a new name: a retry would only hold the run 5, then 10
             # minutes (dag_constants.DEFAULT_ARGS) before failing the same way.
-            from airflow.exceptions import AirflowFailException
+            from airflow.sdk.exceptions import AirflowFailException
 
             raise AirflowFailException(message)
         raise LoadFailed(message)
@@ -111,7 +111,7 @@ def quality_gate(stage: str, day: date, run_id: str,
     try:
         results = gate.run(names, day, run_id, loaded_batches=batches, log_line=log.info)
     except gate.GateFailed as exc:
-        from airflow.exceptions import AirflowFailException
+        from airflow.sdk.exceptions import AirflowFailException
 
         log.error("%s", exc)
         raise AirflowFailException(str(exc)) from None
@@ -175,7 +175,7 @@ def build_score_marts() -> dict[str, Any]:
                           capture_output=True, text=True, check=False)
     log.info("%s\n%s", " ".join(cmd[1:]), proc.stdout[-20000:])
     if proc.returncode != 0:
-        from airflow.exceptions import AirflowFailException
+        from airflow.sdk.exceptions import AirflowFailException
 
         raise AirflowFailException(
             f"dbt build --select {SCORE_READERS} failed (exit {proc.returncode}); "

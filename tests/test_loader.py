@@ -110,7 +110,7 @@ def test_a_changed_file_is_refused_and_the_rest_still_load(clean_warehouse, dirt
 
     # The nightly task fails at once rather than retry: the file stays refused until
     # someone acts, and a retry would hold the night 5, then 10 minutes for nothing.
-    from airflow.exceptions import AirflowFailException
+    from airflow.sdk.exceptions import AirflowFailException
 
     from pulse import orchestration
 
