@@ -268,3 +268,23 @@ def consenting_users(landing: Path, day: date) -> set[tuple[str, str]]:
         choose((row["tenant_id"], row["user_id"]), row["consent_updated_at"], 2,
                row["consent"]["ml_predictions"])
     return {k for k in seen if k in latest and latest[k][2]}
+
+
+def assert_warehouse_matches(landing: Path, day: date) -> None:
+    """After a night for `day`: the warehouse holds exactly the events of the landing
+    files through `day` (each once, its earliest received copy) and their daily actives."""
+    from tests.conftest import query, scalar
+
+    expected = events(landing, through=day)
+    assert scalar("select max(partition_date) from raw.load_ledger") == day
+    assert scalar("select count(*) from staging.stg_pulse__events") == len(expected)
+    assert scalar("select count(distinct event_id) from raw.events") == len(expected)
+    # the winning copy is the earliest received one
+    staged = dict(query("select event_id, received_at from staging.stg_pulse__events"))
+    some = sorted(expected)[:: max(1, len(expected) // 200)]
+    for event_id in some:
+        received = datetime.fromisoformat(expected[event_id]["received_at"])
+        assert staged[event_id] == received, event_id
+    dau = {(t, d): n for t, d, n in
+           query("select tenant_id, activity_date, active_users from marts.daily_active_users")}
+    assert dau == daily_active_users(counted(expected))

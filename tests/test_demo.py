@@ -135,11 +135,14 @@ def test_demo_twice_scores_delivers_and_leaves_the_same_warehouse(clean_warehous
     assert verified > 0
     assert query("select status, count(*) from delivery.outbox where endpoint_id = %s "
                  "group by 1", (DEMO_ENDPOINT_ID,)) == [("SUCCESS", verified)]
+    # the night after the history (a new partition, an incremental build) left exactly the
+    # landing files' events and their daily actives (tests/test_dags.py runs a first night)
+    landing = tmp_path / "data" / "landing"
+    reference.assert_warehouse_matches(landing, last_day)
     # every consenting user (by the landing files, read independently) was scored; the
     # users announced at risk are the ones the scores put at or above the line (the first
     # scored night: every one of them crosses it), and the demo tenant's announcements
     # all reached its endpoint
-    landing = tmp_path / "data" / "landing"
     assert set(query("select tenant_id, user_id from ml.ml_features where scored_at = %s",
                      (last_day,))) == reference.consenting_users(landing, last_day)
     announced = set(query("select tenant_id, user_id from delivery.messages"

@@ -1,7 +1,9 @@
 """Privacy (docs/privacy.md): PII never past raw in clear, erasure, retention, consent.
 
-One warehouse is built by a real `airflow dags test` run on generated data; the tests then
-run in file order on it (the purge, which removes data, last).
+One warehouse is built from generated data as a night builds it (load, `dbt build`)
+with the commands the nightly DAG's tasks call; the tests then run in file order
+on it (the purge, which removes data, last). The erasure test runs the nightly DAG for
+real (`airflow dags test`): the night is what applies a pending erasure.
 """
 
 from __future__ import annotations
@@ -15,7 +17,16 @@ import pytest
 
 from generators import generate
 from pulse.privacy import pii
-from tests.conftest import NO_UNIT_TESTS, marks, pulse_cli, query, reset_schemas, scalar
+from tests.conftest import (
+    NO_UNIT_TESTS,
+    dbt_build,
+    environment,
+    marks,
+    pulse_cli,
+    query,
+    reset_schemas,
+    scalar,
+)
 
 START = date(2026, 1, 1)
 DAYS = 8
@@ -34,17 +45,18 @@ def test_the_contract_marks_personal_fields_and_the_macro_follows_it():
 
 
 @pytest.fixture(scope="module")
-@marks("airflow", "dbt_build")
-def built(warehouse_db, airflow_db, tmp_path_factory):
+@marks("dbt_build")
+def built(warehouse_db, tmp_path_factory):
     base = tmp_path_factory.mktemp("privacy")
     landing = base / "landing"
     generate(landing, seed=23, tenants=3, users=90, days=DAYS, start=START, dirty=0.02)
     env = {"PULSE_LANDING_DIR": str(landing), "PULSE_DATA_DIR": str(base / "data")}
-    with pytest.MonkeyPatch.context() as mp:
-        for key, value in env.items():
-            mp.setenv(key, value)
+    with environment(env):
         reset_schemas()
-        pulse_cli("airflow", "dags", "test", "pulse_nightly", LAST.isoformat(), env=env)
+        # what the night's load_landing and dbt tasks run (no model is trained here, so
+        # a night would score nobody)
+        pulse_cli("load", "--through", LAST.isoformat(), env=env)
+        dbt_build(env=env)
         yield {"landing": landing, "env": env}
 
 
@@ -108,7 +120,8 @@ def _user_with_references() -> tuple[str, str]:
         " order by u.user_id limit 1")[0]
 
 
-def test_erasure_leaves_no_trace_after_the_nightly_run_and_a_full_refresh(built):
+@pytest.mark.airflow
+def test_erasure_leaves_no_trace_after_the_nightly_run_and_a_full_refresh(built, airflow_db):
     env = built["env"]
     tenant, user = _user_with_references()
     gone_tenant = scalar("select max(tenant_id) from marts.dim_tenants")
