@@ -94,6 +94,27 @@ def pytest_configure(config: pytest.Config) -> None:
             "process (`make test WORKERS=0`, or pytest -n 0)")
 
 
+# The modules that read the session's shared built warehouse (`built_warehouse`). Under
+# `--dist loadfile` each file may go to either worker, and each worker would build the
+# warehouse for itself (a minute on a busy machine): the scheduler below hands these
+# files out together, to one worker. Collection fails when a module reads it unlisted.
+SHARED_BUILD_READERS = ("tests/test_catalog_unknowns.py", "tests/test_metrics_reference.py")
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log):
+    if config.getvalue("dist") != "loadfile":
+        return None
+    from xdist.scheduler import LoadFileScheduling
+
+    class SharedBuildTogether(LoadFileScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            path = super()._split_scope(nodeid)
+            return SHARED_BUILD_READERS[0] if path in SHARED_BUILD_READERS else path
+
+    return SharedBuildTogether(config, log)
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     # _fixtureinfo holds the fixtures a test uses, those of its fixtures included; pytest
     # has no public name for it (other items, e.g. doctests, have none and get no marks).
@@ -103,6 +124,11 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             for name in getattr(defs[-1].func, "pulse_marks", ()):
                 if not item.get_closest_marker(name):
                     item.add_marker(name)
+        path = item.nodeid.split("::")[0]
+        if "built_warehouse" in fixture_defs and path not in SHARED_BUILD_READERS:
+            raise pytest.UsageError(
+                f"{path} reads the shared built warehouse: add it to SHARED_BUILD_READERS "
+                "in tests/conftest.py, so that one worker builds it once")
     # The heaviest files first (xdist hands out whole files, `--dist loadfile`), so no
     # worker is left with a long one at the end; within a file, the written order.
     # The cost of a file, roughly: a minute per DAG run, half a minute if it builds a
