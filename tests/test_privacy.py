@@ -256,8 +256,9 @@ def test_consent_withdrawals_apply_even_after_the_lookback(built):
     # a full refresh agrees with the incremental build
     incremental = query("select event_id from marts.fct_events where user_id = %s order by 1",
                         (user,))
-    pulse_cli("dbt", "build", "--full-refresh", "--quiet", "--exclude-resource-type",
-              "unit_test", env=env)
+    pulse_cli("dbt", "build", "--full-refresh", "--quiet", "--select", "+fct_events",
+              "--indirect-selection", "cautious", "--exclude-resource-type", "unit_test",
+              env=env)
     assert query("select event_id from marts.fct_events where user_id = %s order by 1",
                  (user,)) == incremental
 
