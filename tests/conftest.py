@@ -16,6 +16,7 @@ marked at collection: a new test is classified by the fixtures it asks for.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import subprocess
@@ -275,6 +276,17 @@ def scalar(sql: str, params: tuple = ()):
     return query(sql, params)[0][0]
 
 
+def _cli_target(args: tuple[str, ...], env: dict[str, str]) -> str:
+    """A dbt target folder per profile and per `--vars`: dbt parses the whole project
+    again (10 s) when either differs from the last parse in its folder, and the tests
+    alternate between databases, servers and vars."""
+    vars_given = args[args.index("--vars") + 1] if "--vars" in args[:-1] else ""
+    profile = [env.get(k, "") for k in ("WAREHOUSE_URL", "PULSE_WAREHOUSE_DB",
+                                         "PULSE_WAREHOUSE_PORT", "PULSE_DBT_TARGET")]
+    digest = hashlib.sha256(json.dumps([profile, vars_given]).encode()).hexdigest()[:10]
+    return f"cli-{digest}"
+
+
 def pulse_cli(*args: str, env: dict[str, str] | None = None, check: bool = True,
               timeout: float = 900, refused: bool = False) -> subprocess.CompletedProcess[str]:
     """Run the real `pulse` CLI in a subprocess, as a user would. `refused=True`: the
@@ -285,7 +297,8 @@ def pulse_cli(*args: str, env: dict[str, str] | None = None, check: bool = True,
     if WORKER and args[:1] == ("dbt",):
         # dbt's default target/ and logs/ are in the project, which all workers share
         home = Path(os.environ["PULSE_HOME"])
-        dbt_folders = {"DBT_TARGET_PATH": str(home / "dbt-target" / "cli"),
+        target = _cli_target(args, {**os.environ, **(env or {})})
+        dbt_folders = {"DBT_TARGET_PATH": str(home / "dbt-target" / target),
                        "DBT_LOG_PATH": str(home / "dbt-logs")}
     proc = subprocess.run(
         [str(Path(sys.executable).parent / "pulse"), *args],

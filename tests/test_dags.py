@@ -41,6 +41,7 @@ from pulse.orchestration import UNREAD_NODE_EVENTS
 print(json.dumps({
     "unread_events_published": sorted(UNREAD_NODE_EVENTS & base._DBT_EVENT_ALLOWLIST),
     "finished_published": "NodeFinished" in base._DBT_EVENT_ALLOWLIST,
+    "test_events_skipped": getattr(base._process_dbt_log_event, "skips_tests", False),
     "import_errors": bag.import_errors,
     "warnings": [[w.filename, w.lineno, str(w.message)] for w in caught],
     "task_ids": sorted(dag.task_ids) if dag else [],
@@ -73,10 +74,12 @@ def test_dagbag_imports_without_errors_or_warnings(airflow_db):
     assert "dbt.stg_pulse__events.run" in task_ids
     assert "dbt.daily_active_users.test" in task_ids
     assert result["catchup"] and result["max_active_runs"] == 1
-    # parsing the DAG stops cosmos publishing the node events no task reads, and only those
+    # parsing the DAG stops cosmos publishing the node events no task reads (nor those of
+    # data tests), and only those
     # (pulse.orchestration.publish_only_finished_nodes: a cosmos upgrade that moved its
     # allowlist fails here)
     assert result["unread_events_published"] == [] and result["finished_published"]
+    assert result["test_events_skipped"]
     assert result["retries"] >= 1
     # a pulse_train run's params are what its task reads (pulse.ml.jobs.train_from_params,
     # tested with them in tests/test_ml_scoring.py)

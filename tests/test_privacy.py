@@ -232,7 +232,10 @@ def test_consent_withdrawals_apply_even_after_the_lookback(built):
         fh.write(_line("evt_consent_late", tenant, user, withdrawn_at, received,
                        {"analytics_tracking": False, "ml_predictions": False}) + b"\n")
     pulse_cli("load", env=env)
-    pulse_cli("dbt", "build", "--quiet", "--exclude-resource-type", "unit_test", env=env)
+    # the models the withdrawal reaches that are read below (and by `privacy apply`)
+    pulse_cli("dbt", "build", "--quiet", "--select", "+fct_daily_user_activity",
+              "+ml_user_consent_periods", "+int_events_beyond_lookback",
+              "--indirect-selection", "cautious", *NO_UNIT_TESTS, env=env)
     pulse_cli("privacy", "apply", env=env)
 
     assert scalar("select count(*) from intermediate.int_events_beyond_lookback"
