@@ -21,7 +21,7 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TypeVar
@@ -213,9 +213,15 @@ def environment(env: dict[str, str]) -> Iterator[None]:
 
 @pytest.fixture(scope="session")
 def dbt_target(warehouse_db, tmp_path_factory) -> Path:
-    """A dbt target folder with the project parsed once for the session (a full parse, in
-    a folder of its own so that the project's partial parse state stays valid); a later
-    dbt command given `--target-path` this folder starts from that parse."""
+    """A dbt target folder with the project parsed for the session; a later dbt command
+    given `--target-path` this folder starts from that parse. On an xdist worker it is the
+    folder the worker's other dbt commands of the same profile use (`pulse_cli`), so the
+    parse is a partial one when one of them ran first; in one process, where those use
+    the project's own target/, a folder of its own keeps that one's partial parse valid."""
+    if WORKER:
+        target = Path(os.environ["PULSE_HOME"]) / "dbt-target" / _cli_target((), os.environ)
+        pulse_cli("dbt", "parse", "--quiet")
+        return target
     target = tmp_path_factory.mktemp("dbt_target")
     pulse_cli("dbt", "parse", "--quiet", "--target-path", str(target))
     return target
@@ -276,7 +282,7 @@ def scalar(sql: str, params: tuple = ()):
     return query(sql, params)[0][0]
 
 
-def _cli_target(args: tuple[str, ...], env: dict[str, str]) -> str:
+def _cli_target(args: tuple[str, ...], env: Mapping[str, str]) -> str:
     """A dbt target folder per profile and per `--vars`: dbt parses the whole project
     again (10 s) when either differs from the last parse in its folder, and the tests
     alternate between databases, servers and vars."""
