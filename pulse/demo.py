@@ -44,7 +44,7 @@ from pulse.config import settings
 from pulse.dag_constants import NIGHTLY_DAG_ID
 from pulse.dagtest import STREAM_ENV, DagRunResult, run_dag_test, strip_ansi
 
-DEMO_RECEIVER_PORT = 47801  # fixed, so the endpoint's URL is the same every run
+DEMO_RECEIVER_PORT = 47801  # the first demo's; later ones reuse the registered URL's port
 RUN_SECONDS_GOAL = 240
 # What pulse_train reads (pulse/ml/features.py, pulse/ml/tenant.py), with every parent.
 TRAINING_READS = ("+ml_user_feature_snapshots", "+ml_user_consent_periods",
@@ -325,9 +325,13 @@ class Demo:
             con.line(f"      {_verdict()}")
 
         t = con.begin("Webhook receiver on 127.0.0.1 (verifies with standardwebhooks)")
-        from pulse.webhooks.demo_receiver import DemoReceiver, register_demo_endpoint
+        from pulse.webhooks.demo_receiver import (
+            DemoReceiver,
+            register_demo_endpoint,
+            registered_port,
+        )
 
-        receiver = DemoReceiver([], DEMO_RECEIVER_PORT).start()
+        receiver = DemoReceiver([], registered_port(DEMO_RECEIVER_PORT)).start()
         try:
             hook_env = {"PULSE_WEBHOOK_ALLOW_NETWORKS": "127.0.0.0/8",
                         "PULSE_WEBHOOK_ALLOW_HTTP": "1",

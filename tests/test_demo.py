@@ -7,14 +7,17 @@ landing files, and tests/test_ml_scoring.py tests the same code in-process."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
+import socket
 import textwrap
 from pathlib import Path
 
 import pytest
 
 from pulse.dagtest import run_dag_test
+from pulse.demo import DEMO_RECEIVER_PORT
 from pulse.ml import registry
 from pulse.webhooks.demo_receiver import DEMO_ENDPOINT_ID
 from tests import reference
@@ -95,7 +98,15 @@ def test_demo_twice_scores_delivers_and_leaves_the_same_warehouse(clean_warehous
     # Small, but with the days training needs before the last day and enough users for
     # its training and validation ranges to hold churned and retained ones.
     args = ("demo", "--size", "tiny", "--tenants", "4", "--users", "240", "--days", "120")
-    first = pulse_cli(*args, env=env, timeout=1800)
+    # The first demo finds its usual receiver port taken (as when another checkout's demo
+    # runs): it listens on another, and the second demo must listen there again, or its
+    # endpoint's URL, and so the warehouse, would change.
+    try:
+        held = socket.create_server(("127.0.0.1", DEMO_RECEIVER_PORT))
+    except OSError:
+        held = None  # taken already: the same case
+    with held or contextlib.nullcontext():
+        first = pulse_cli(*args, env=env, timeout=1800)
     out = first.stdout
     log = _check_quiet(out)
     assert first.stderr == ""
@@ -132,6 +143,8 @@ def test_demo_twice_scores_delivers_and_leaves_the_same_warehouse(clean_warehous
 
     # webhooks: every delivery to the demo endpoint arrived and verified
     verified = int(re.search(r"(\d+) deliveries verified", out).group(1))
+    assert f":{DEMO_RECEIVER_PORT}/" not in query(
+        "select url from delivery.endpoints where endpoint_id = %s", (DEMO_ENDPOINT_ID,))[0][0]
     assert verified > 0
     assert query("select status, count(*) from delivery.outbox where endpoint_id = %s "
                  "group by 1", (DEMO_ENDPOINT_ID,)) == [("SUCCESS", verified)]

@@ -13,6 +13,7 @@ import ssl
 import threading
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import urlsplit
 
 from standardwebhooks import Webhook, WebhookVerificationError
 
@@ -137,6 +138,18 @@ class DemoReceiver:
             self._server.shutdown()
             self._server.server_close()
             self._server = None
+
+
+def registered_port(default: int) -> int:
+    """The port of the demo endpoint's registered URL, else `default`: a second demo
+    listens where the first one did, so its endpoint, and the warehouse, stay as they
+    were. (The first may have had to take another port: a demo of another checkout held
+    the usual one.)"""
+    try:
+        url = endpoints.get(DEMO_ENDPOINT_ID).url
+    except endpoints.EndpointError:
+        return default
+    return urlsplit(url).port or default
 
 
 def register_demo_endpoint(tenant_id: str, url: str, settings: WebhookSettings
