@@ -76,7 +76,7 @@ if not os.environ.get("WAREHOUSE_URL"):
     os.environ.setdefault("PULSE_WAREHOUSE_DB", "pulse_bench")
 
 from bench.results import merge_results
-from pulse import build_plan, cliargs, loader, migrate, warehouse
+from pulse import build_plan, cliargs, cluster, loader, migrate, warehouse
 from pulse.config import settings
 from pulse.orchestration import dbt_binary, dbt_env
 
@@ -547,7 +547,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.size == "xl":
         args.only = "xl"
 
-    warehouse.up(log=lambda m: print(m, flush=True))
+    cluster.up(log=lambda m: print(m, flush=True))
     out = settings().data_dir / "bench" / "results.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     # Each section replaces only its own figures: an --only run keeps the others'.

@@ -29,21 +29,21 @@ import sys
 
 import psycopg2.errors
 
-from pulse import cliargs, warehouse
+from pulse import cliargs, cluster, warehouse
 from pulse.config import ConfigError, settings
 
 
 def _cmd_warehouse(args: argparse.Namespace) -> int:
     s = settings()
     if args.action == "up":
-        wh = warehouse.up(s)
-        print(warehouse.status(s))
+        wh = cluster.up(s)
+        print(cluster.status(s))
         print(f"WAREHOUSE_URL={wh.url()}")
     elif args.action == "down":
-        print("stopped" if warehouse.down(s) else "not running")
+        print("stopped" if cluster.down(s) else "not running")
     elif args.action == "status":
-        print(warehouse.status(s))
-        return 0 if (not s.uses_local_cluster or warehouse.is_running(s)) else 3
+        print(cluster.status(s))
+        return 0 if (not s.uses_local_cluster or cluster.is_running(s)) else 3
     elif args.action == "url":
         print(s.warehouse().url())
     elif args.action == "psql":
@@ -51,7 +51,7 @@ def _cmd_warehouse(args: argparse.Namespace) -> int:
         env = dict(os.environ, PGPASSWORD=wh.password) if wh.password else None
         psql = "psql"
         with contextlib.suppress(warehouse.WarehouseError):
-            psql = str(warehouse.find_pg_bin() / "psql")
+            psql = str(cluster.find_pg_bin() / "psql")
         cmd = [psql, "-h", wh.host, "-p", str(wh.port), "-U", wh.user, wh.dbname, *args.rest]
         return subprocess.call(cmd, env=env)
     return 0

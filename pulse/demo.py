@@ -39,7 +39,7 @@ from ipaddress import ip_network
 from pathlib import Path
 from typing import TextIO
 
-from pulse import summary, warehouse
+from pulse import cluster, summary, warehouse
 from pulse.config import settings
 from pulse.dag_constants import NIGHTLY_DAG_ID
 from pulse.dagtest import STREAM_ENV, DagRunResult, run_dag_test, strip_ansi
@@ -257,8 +257,8 @@ class Demo:
         con.line(f"Pulse demo: full log (Airflow, dbt, Great Expectations) in {self.log_path}")
 
         t = con.begin("Warehouse")
-        warehouse.up(s, log=lambda m: con.log.write(m + "\n"))
-        con.end(t, warehouse.status(s))
+        cluster.up(s, log=lambda m: con.log.write(m + "\n"))
+        con.end(t, cluster.status(s))
 
         # Airflow's metadata database migrates beside the data generation (both take
         # seconds of one core each); its output joins the log when it is done.

@@ -16,12 +16,9 @@ marked at collection: a new test is classified by the fixtures it asks for.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
-import subprocess
-import sys
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TypeVar
@@ -68,13 +65,13 @@ if AUTO_PORT:
 os.environ.update({k: v for k, v in airflow_env().items() if k.startswith("AIRFLOW")})
 os.environ[SET_HERE] = ",".join(k for k, v in os.environ.items() if _before.get(k) != v)
 
-from pulse import warehouse  # noqa: E402
+from pulse import cluster, warehouse  # noqa: E402
 from pulse.config import settings  # noqa: E402
+from tests import cli  # noqa: E402
+from tests.cli import NO_UNIT_TESTS, dbt_build, pulse_cli, query, scalar  # noqa: E402
 
 SLOW_MARKS = ("airflow", "dbt_build")
 F = TypeVar("F", bound=Callable)
-# The test being set up or run, so pulse_cli can check that slow commands are marked.
-_current: pytest.Item | None = None
 
 
 def marks(*names: str) -> Callable[[F], F]:
@@ -145,26 +142,8 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_runtest_setup(item: pytest.Item) -> None:
-    global _current
-    _current = item
+    cli.current_item = item
 
-
-def _needs_marker(args: tuple[str, ...]) -> str | None:
-    if args[:3] == ("airflow", "dags", "test") or args[:1] == ("demo",):
-        return "airflow"
-    # `dbt build --empty` builds every model on empty relations: no data, a few seconds
-    if args[:1] == ("dbt",) and "build" in args[1:3] and "--empty" not in args:
-        return "dbt_build"
-    return None
-
-
-def _check_marked(args: tuple[str, ...]) -> None:
-    """A slow command in a test not marked for it would slip into `make test-fast`."""
-    needed = _needs_marker(args)
-    if needed and _current is not None and not _current.get_closest_marker(needed):
-        raise AssertionError(
-            f"{_current.nodeid} runs `pulse {' '.join(args[:3])}`: mark the test (or the "
-            f"fixture that runs it, with @marks) `{needed}`, see tests/conftest.py")
 
 PULSE_SCHEMAS = ("raw", "staging", "intermediate", "marts", "reference", "analytics",
                  "snapshots", "quality", "ml", "delivery", "privacy")
@@ -175,7 +154,7 @@ def warehouse_db():
     """The warehouse the tests use, up and reachable."""
     if AUTO_PORT:
         return ports.start()
-    return warehouse.up(log=lambda _m: None)
+    return cluster.up(log=lambda _m: None)
 
 
 @pytest.fixture(scope="session")
@@ -186,12 +165,9 @@ def airflow_db(warehouse_db):
 
 
 def reset_schemas(params=None) -> None:
-    conn = warehouse.connect(params)
-    conn.autocommit = True
-    with conn.cursor() as cur:
+    with warehouse.transaction(params) as conn, conn.cursor() as cur:
         for schema in PULSE_SCHEMAS:
             cur.execute(f'drop schema if exists "{schema}" cascade')
-    conn.close()
 
 
 @pytest.fixture
@@ -219,7 +195,7 @@ def dbt_target(warehouse_db, tmp_path_factory) -> Path:
     parse is a partial one when one of them ran first; in one process, where those use
     the project's own target/, a folder of its own keeps that one's partial parse valid."""
     if WORKER:
-        target = Path(os.environ["PULSE_HOME"]) / "dbt-target" / _cli_target((), os.environ)
+        target = Path(os.environ["PULSE_HOME"]) / "dbt-target" / cli.cli_target((), os.environ)
         pulse_cli("dbt", "parse", "--quiet")
         return target
     target = tmp_path_factory.mktemp("dbt_target")
@@ -268,70 +244,5 @@ def built_warehouse(shared_build, monkeypatch) -> shared.Built:
     return shared_build
 
 
-def query(sql: str, params: tuple = ()) -> list[tuple]:
-    conn = warehouse.connect()
-    try:
-        with conn, conn.cursor() as cur:
-            cur.execute(sql, params)
-            return cur.fetchall()
-    finally:
-        conn.close()
-
-
-def scalar(sql: str, params: tuple = ()):
-    return query(sql, params)[0][0]
-
-
-def _cli_target(args: tuple[str, ...], env: Mapping[str, str]) -> str:
-    """A dbt target folder per profile and per `--vars`: dbt parses the whole project
-    again (10 s) when either differs from the last parse in its folder, and the tests
-    alternate between databases, servers and vars."""
-    vars_given = args[args.index("--vars") + 1] if "--vars" in args[:-1] else ""
-    profile = [env.get(k, "") for k in ("WAREHOUSE_URL", "PULSE_WAREHOUSE_DB",
-                                         "PULSE_WAREHOUSE_PORT", "PULSE_DBT_TARGET")]
-    digest = hashlib.sha256(json.dumps([profile, vars_given]).encode()).hexdigest()[:10]
-    return f"cli-{digest}"
-
-
-def pulse_cli(*args: str, env: dict[str, str] | None = None, check: bool = True,
-              timeout: float = 900, refused: bool = False) -> subprocess.CompletedProcess[str]:
-    """Run the real `pulse` CLI in a subprocess, as a user would. `refused=True`: the
-    arguments are meant to be refused before anything runs, so even a slow command is fast."""
-    if not refused:
-        _check_marked(args)
-    dbt_folders = {}
-    if WORKER and args[:1] == ("dbt",):
-        # dbt's default target/ and logs/ are in the project, which all workers share
-        home = Path(os.environ["PULSE_HOME"])
-        target = _cli_target(args, {**os.environ, **(env or {})})
-        dbt_folders = {"DBT_TARGET_PATH": str(home / "dbt-target" / target),
-                       "DBT_LOG_PATH": str(home / "dbt-logs")}
-    proc = subprocess.run(
-        [str(Path(sys.executable).parent / "pulse"), *args],
-        env={**os.environ, **dbt_folders, **(env or {})},
-        text=True,
-        capture_output=True,
-        timeout=timeout,
-        cwd=REPO,
-    )
-    if check and proc.returncode != 0:
-        raise AssertionError(
-            f"pulse {' '.join(args)} exited {proc.returncode}\n--- stdout (tail)\n"
-            f"{proc.stdout[-6000:]}\n--- stderr (tail)\n{proc.stderr[-6000:]}"
-        )
-    return proc
-
-
-# Unit tests check the SQL on fixed fixtures, whatever data a warehouse holds:
-# tests/test_dbt_project.py runs them once, so a fixture that builds a warehouse for its
-# data leaves them out (they are a quarter of a build's time).
-NO_UNIT_TESTS = ("--exclude-resource-type", "unit_test")
-
-
-def dbt_build(*args: str, env: dict[str, str] | None = None) -> None:
-    """`pulse dbt build` of the warehouse's data: models, snapshots, seeds and data tests."""
-    pulse_cli("dbt", "build", "--quiet", *NO_UNIT_TESTS, *args, env=env)
-
-
-__all__ = ["NO_UNIT_TESTS", "REPO", "dbt_build", "environment", "pulse_cli", "query",
+__all__ = ["NO_UNIT_TESTS", "REPO", "dbt_build", "environment", "marks", "pulse_cli", "query",
            "reset_schemas", "scalar", "settings"]

@@ -14,7 +14,7 @@ import os
 import socket
 from collections.abc import Callable
 
-from pulse import warehouse
+from pulse import cluster, warehouse
 from pulse.airflow_env import airflow_env
 from pulse.config import DEFAULT_PORT, DbParams, settings
 
@@ -40,7 +40,7 @@ def free_port() -> int:
 
 def choose(preferred: int = DEFAULT_PORT) -> int:
     """The running cluster's port, else `preferred` if free, else a free port."""
-    running = warehouse.running_port()
+    running = cluster.running_port()
     if running is not None:
         return running
     return preferred if is_free(preferred) else free_port()
@@ -67,10 +67,10 @@ def start(preferred: int = DEFAULT_PORT, log: Callable[[str], None] = lambda _m:
     for _ in range(ATTEMPTS - 1):
         use(port)
         try:
-            return warehouse.up(settings(), log=log)
+            return cluster.up(settings(), log=log)
         except warehouse.WarehouseError as exc:
             if "is taken" not in str(exc):
                 raise
         port = free_port()
     use(port)
-    return warehouse.up(settings(), log=log)
+    return cluster.up(settings(), log=log)

@@ -4,6 +4,9 @@ One warehouse is built from generated data as a night builds it (load, `dbt buil
 with the commands the nightly DAG's tasks call; the tests then run in file order
 on it (the purge, which removes data, last). The erasure test runs the nightly DAG for
 real (`airflow dags test`): the night is what applies a pending erasure.
+
+Over 300 lines on purpose: the tests share that one built warehouse and run in file order
+on it; split across files, each file would build (and a worker run) its own.
 """
 
 from __future__ import annotations

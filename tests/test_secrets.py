@@ -13,8 +13,8 @@ import pytest
 from cryptography.fernet import Fernet
 
 from pulse import migrate, warehouse
+from pulse.cluster import find_pg_bin
 from pulse.config import settings
-from pulse.warehouse import find_pg_bin
 from pulse.webhooks import endpoints
 from pulse.webhooks.signing import Secret, new_secret
 from tests.conftest import pulse_cli, query

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from pulse import config, migrate, warehouse
+from pulse import cluster, config, migrate, warehouse
 from tests import ports
 from tests.conftest import pulse_cli, query, scalar
 
@@ -37,9 +37,9 @@ def test_a_bad_warehouse_url_says_what_is_wrong(monkeypatch):
 def test_missing_binaries_give_one_clear_message(monkeypatch, tmp_path):
     monkeypatch.setenv("PATH", str(tmp_path))
     monkeypatch.setenv("PULSE_PG_BIN", str(tmp_path / "nothing-here"))
-    monkeypatch.setattr(warehouse.glob, "glob", lambda _pattern: [])
+    monkeypatch.setattr(cluster.glob, "glob", lambda _pattern: [])
     with pytest.raises(warehouse.WarehouseError) as err:
-        warehouse.find_pg_bin()
+        cluster.find_pg_bin()
     message = str(err.value)
     assert "apt-get install postgresql" in message and "WAREHOUSE_URL" in message
 
@@ -51,7 +51,7 @@ def test_cli_reports_missing_binaries_without_a_traceback(monkeypatch, tmp_path,
     monkeypatch.setenv("PULSE_PG_BIN", str(tmp_path))
     monkeypatch.setenv("PULSE_HOME", str(tmp_path / "home"))
     monkeypatch.delenv("WAREHOUSE_URL", raising=False)
-    monkeypatch.setattr(warehouse.glob, "glob", lambda _pattern: [])
+    monkeypatch.setattr(cluster.glob, "glob", lambda _pattern: [])
     assert cli.main(["warehouse", "up"]) == 2
     err = capsys.readouterr().err
     assert err.startswith("pulse: ") and "Traceback" not in err
@@ -156,15 +156,15 @@ def test_the_tests_start_their_warehouse_on_a_free_port_when_theirs_is_taken(mon
         try:
             # what the tests ran into before: the port is given, and it is taken
             with pytest.raises(warehouse.WarehouseError, match=f"Port {busy} is taken"):
-                warehouse.up(dataclasses.replace(config.settings(), local_port=busy),
+                cluster.up(dataclasses.replace(config.settings(), local_port=busy),
                              log=lambda _m: None)
-            warehouse.down()
+            cluster.down()
 
             params = ports.start(preferred=busy)
             assert params.port != busy
             assert int(os.environ["PULSE_WAREHOUSE_PORT"]) == params.port
             assert f":{params.port}/" in os.environ["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"]
-            assert warehouse.running_port() == params.port
+            assert cluster.running_port() == params.port
             assert scalar("select current_setting('port')::int") == params.port
             # a second run of the tests shares the running cluster, whatever it prefers
             assert ports.choose(preferred=busy) == params.port
@@ -172,8 +172,8 @@ def test_the_tests_start_their_warehouse_on_a_free_port_when_theirs_is_taken(mon
             monkeypatch.setenv("PULSE_WAREHOUSE_PORT", str(busy))
             with pytest.raises(warehouse.WarehouseError,
                                match=f"runs on port {params.port}, not {busy}"):
-                warehouse.up(log=lambda _m: None)
+                cluster.up(log=lambda _m: None)
         finally:
             monkeypatch.delenv("PULSE_WAREHOUSE_PORT", raising=False)
-            warehouse.down()
+            cluster.down()
             shutil.rmtree(root, ignore_errors=True)

@@ -1,0 +1,105 @@
+"""Running `pulse` as a user would, from the tests, and reading the warehouse back.
+
+tests/conftest.py re-exports these (tests import them from there). `pulse_cli` refuses a
+slow command (an Airflow run, a full dbt build) in a test not marked for it, so nothing
+slow slips into `make test-fast`: conftest tells it which test runs (`current_item`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+
+import pytest
+
+from pulse import warehouse
+
+REPO = Path(__file__).resolve().parents[1]
+WORKER = os.environ.get("PYTEST_XDIST_WORKER")
+# The test being set up or run (set by tests/conftest.py).
+current_item: pytest.Item | None = None
+
+
+def _needs_marker(args: tuple[str, ...]) -> str | None:
+    if args[:3] == ("airflow", "dags", "test") or args[:1] == ("demo",):
+        return "airflow"
+    # `dbt build --empty` builds every model on empty relations: no data, a few seconds
+    if args[:1] == ("dbt",) and "build" in args[1:3] and "--empty" not in args:
+        return "dbt_build"
+    return None
+
+
+def check_marked(args: tuple[str, ...]) -> None:
+    """A slow command in a test not marked for it would slip into `make test-fast`."""
+    needed = _needs_marker(args)
+    if needed and current_item is not None and not current_item.get_closest_marker(needed):
+        raise AssertionError(
+            f"{current_item.nodeid} runs `pulse {' '.join(args[:3])}`: mark the test (or the "
+            f"fixture that runs it, with @marks) `{needed}`, see tests/conftest.py")
+
+
+def query(sql: str, params: tuple = ()) -> list[tuple]:
+    """The rows of one statement, in a transaction of its own (committed)."""
+    with warehouse.transaction() as conn, conn.cursor() as cur:
+        cur.execute(sql, params)
+        return cur.fetchall()
+
+
+def scalar(sql: str, params: tuple = ()):
+    return query(sql, params)[0][0]
+
+
+def cli_target(args: tuple[str, ...], env: Mapping[str, str]) -> str:
+    """A dbt target folder per profile and per `--vars`: dbt parses the whole project
+    again (10 s) when either differs from the last parse in its folder, and the tests
+    alternate between databases, servers and vars."""
+    vars_given = args[args.index("--vars") + 1] if "--vars" in args[:-1] else ""
+    profile = [env.get(k, "") for k in ("WAREHOUSE_URL", "PULSE_WAREHOUSE_DB",
+                                         "PULSE_WAREHOUSE_PORT", "PULSE_DBT_TARGET")]
+    digest = hashlib.sha256(json.dumps([profile, vars_given]).encode()).hexdigest()[:10]
+    return f"cli-{digest}"
+
+
+def pulse_cli(*args: str, env: dict[str, str] | None = None, check: bool = True,
+              timeout: float = 900, refused: bool = False) -> subprocess.CompletedProcess[str]:
+    """Run the real `pulse` CLI in a subprocess, as a user would. `refused=True`: the
+    arguments are meant to be refused before anything runs, so even a slow command is fast."""
+    if not refused:
+        check_marked(args)
+    dbt_folders = {}
+    if WORKER and args[:1] == ("dbt",):
+        # dbt's default target/ and logs/ are in the project, which all workers share
+        home = Path(os.environ["PULSE_HOME"])
+        target = cli_target(args, {**os.environ, **(env or {})})
+        dbt_folders = {"DBT_TARGET_PATH": str(home / "dbt-target" / target),
+                       "DBT_LOG_PATH": str(home / "dbt-logs")}
+    proc = subprocess.run(
+        [str(Path(sys.executable).parent / "pulse"), *args],
+        env={**os.environ, **dbt_folders, **(env or {})},
+        text=True,
+        capture_output=True,
+        timeout=timeout,
+        cwd=REPO,
+    )
+    if check and proc.returncode != 0:
+        raise AssertionError(
+            f"pulse {' '.join(args)} exited {proc.returncode}\n--- stdout (tail)\n"
+            f"{proc.stdout[-6000:]}\n--- stderr (tail)\n{proc.stderr[-6000:]}"
+        )
+    return proc
+
+
+# Unit tests check the SQL on fixed fixtures, whatever data a warehouse holds:
+# tests/test_dbt_project.py runs them once, so a fixture that builds a warehouse for its
+# data leaves them out (they are a quarter of a build's time).
+NO_UNIT_TESTS = ("--exclude-resource-type", "unit_test")
+
+
+def dbt_build(*args: str, env: dict[str, str] | None = None) -> None:
+    """`pulse dbt build` of the warehouse's data: models, snapshots, seeds and data tests."""
+    pulse_cli("dbt", "build", "--quiet", *NO_UNIT_TESTS, *args, env=env)
