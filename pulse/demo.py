@@ -234,7 +234,9 @@ class Demo:
         load_landing(through)
         cmd = [dbt_binary(), "--no-use-colors", "build", "--select", *TRAINING_READS,
                "--exclude-resource-type", "test", "--exclude-resource-type", "unit_test",
-               "--target-path", dbt_target_path("demo_history")]
+               "--target-path", dbt_target_path("demo_history"),
+               # dbt's output goes to the demo's log; its own debug log file would repeat it
+               "--log-level-file", "none"]
         if _run_logged(cmd, self.con.log, env={**os.environ, **dbt_env()},
                        cwd=self.s.dbt_project_dir) != 0:
             raise self.fail(f"dbt build of what training reads failed ({' '.join(cmd[1:4])} "

@@ -65,22 +65,37 @@ def cli_target(args: tuple[str, ...], env: Mapping[str, str]) -> str:
     return f"cli-{digest}"
 
 
+RUNS_NODES = {"build", "run", "test", "seed", "snapshot"}
+
+
+def _dbt_command(args: tuple[str, ...]) -> str | None:
+    """`build` for `dbt --no-use-colors build ...`; None when not a dbt command."""
+    if args[:1] != ("dbt",):
+        return None
+    return next((a for a in args[1:] if not a.startswith("-")), None)
+
+
 def pulse_cli(*args: str, env: dict[str, str] | None = None, check: bool = True,
               timeout: float = 900, refused: bool = False) -> subprocess.CompletedProcess[str]:
     """Run the real `pulse` CLI in a subprocess, as a user would. `refused=True`: the
     arguments are meant to be refused before anything runs, so even a slow command is fast."""
     if not refused:
         check_marked(args)
-    dbt_folders = {}
+    dbt_env: dict[str, str] = {}
     if WORKER and args[:1] == ("dbt",):
         # dbt's default target/ and logs/ are in the project, which all workers share
         home = Path(os.environ["PULSE_HOME"])
         target = cli_target(args, {**os.environ, **(env or {})})
-        dbt_folders = {"DBT_TARGET_PATH": str(home / "dbt-target" / target),
-                       "DBT_LOG_PATH": str(home / "dbt-logs")}
+        dbt_env = {"DBT_TARGET_PATH": str(home / "dbt-target" / target),
+                   "DBT_LOG_PATH": str(home / "dbt-logs")}
+    if _dbt_command(args) in RUNS_NODES:
+        # No test reads a build's run_results.json, manifest.json (`dbt parse` writes the
+        # one dbt_manifest reads) or debug log file: writing them is a tenth of a small
+        # build's CPU. A failure is in the command's output, which a failing test shows.
+        dbt_env |= {"DBT_WRITE_JSON": "false", "DBT_LOG_LEVEL_FILE": "none"}
     proc = subprocess.run(
         [str(Path(sys.executable).parent / "pulse"), *args],
-        env={**os.environ, **dbt_folders, **(env or {})},
+        env={**os.environ, **dbt_env, **(env or {})},
         text=True,
         capture_output=True,
         timeout=timeout,
