@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-fast venv lock lint bench docs airflow-ui compose-env warehouse-up warehouse-down clean
+.PHONY: demo test test-fast venv lock lint lint-changed bench docs airflow-ui compose-env warehouse-up warehouse-down clean
 
 ## demo: create the venv, start the warehouse, generate the demo data, run the nightly DAG
 demo: venv
@@ -20,8 +20,10 @@ PARALLEL := -n $(WORKERS) --maxprocesses 4 --dist loadfile --no-loadscope-reorde
 test: lint
 	$(BIN)/pytest $(PARALLEL)
 
-## test-fast: every test that runs no Airflow DAG and no full dbt build (README "Tests")
-test-fast: lint
+## test-fast: every test that runs no Airflow DAG and no full dbt build (README "Tests"),
+## after ruff and sqlfluff on the SQL changed since main (tools/lint-changed)
+test-fast: venv
+	tools/lint-changed
 	$(BIN)/pytest $(PARALLEL) -m "not airflow and not dbt_build"
 
 ## venv: the virtual environment: the locked production set and the test and lint tools
@@ -53,6 +55,10 @@ lock: venv
 	$(BIN)/python -m uv pip compile --quiet --no-header --generate-hashes --python-version 3.11 requirements-dev.in -o requirements-dev.txt
 	sed -i '1i # Locked by `make lock` (uv pip compile --generate-hashes requirements.in). Do not edit by hand.' requirements.txt
 	sed -i '1i # Locked by `make lock` (uv pip compile --generate-hashes requirements-dev.in). Do not edit by hand.' requirements-dev.txt
+
+## lint-changed: ruff on the Python, sqlfluff on the SQL changed since main (test-fast's)
+lint-changed: venv
+	tools/lint-changed
 
 ## lint: ruff on the Python, sqlfluff on the SQL (.sqlfluff)
 lint: venv
