@@ -547,7 +547,12 @@ def main(argv: list[str] | None = None) -> int:
     if args.size == "xl":
         args.only = "xl"
 
-    cluster.up(log=lambda m: print(m, flush=True))
+    try:
+        cluster.up(log=lambda m: print(m, flush=True))
+    except warehouse.WarehouseError as exc:
+        # the message says what to do (a port taken, binaries missing): no traceback
+        print(f"bench: {exc}", file=sys.stderr)
+        return 2
     out = settings().data_dir / "bench" / "results.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     # Each section replaces only its own figures: an --only run keeps the others'.
