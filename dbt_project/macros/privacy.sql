@@ -16,17 +16,21 @@
     {%- if rules is none -%}
         payload -> '{{ field }}'
     {%- else -%}
-        {%- set keys = rules['hash'] + rules['drop'] -%}
         case
-            when payload -> '{{ field }}' ?| array[{% for k in keys %}'{{ k }}'{{ ', ' if not loop.last }}{% endfor %}]
+            when payload -> '{{ field }}' ?| {{ pii_text_array(rules['hash'] + rules['drop']) }}
                 then privacy.pii_scrub(
                     payload -> '{{ field }}',
-                    array[{% for k in rules['hash'] %}'{{ k }}'{{ ', ' if not loop.last }}{% endfor %}]::text[],
-                    array[{% for k in rules['drop'] %}'{{ k }}'{{ ', ' if not loop.last }}{% endfor %}]::text[]
+                    {{ pii_text_array(rules['hash']) }},
+                    {{ pii_text_array(rules['drop']) }}
                 )
             else payload -> '{{ field }}'
         end
     {%- endif -%}
+{%- endmacro %}
+
+{#- array['a', 'b']::text[] -#}
+{% macro pii_text_array(keys) -%}
+    array[{% for k in keys %}'{{ k }}'{{ ', ' if not loop.last }}{% endfor %}]::text[]
 {%- endmacro %}
 
 {#- A scalar field of a payload record; a field the contract marks for dropping stops at
