@@ -56,11 +56,19 @@ def airflow_bin() -> str:
     return str(candidate) if candidate.exists() else "airflow"
 
 
+def airflow_command(args: list[str]) -> list[str]:
+    """The command line of `airflow ARGS`. `airflow dags test` goes through
+    pulse.airflow_main, whose in-process execution API starts ~7 s sooner."""
+    if list(args[:2]) == ["dags", "test"]:
+        return [sys.executable, "-m", "pulse.airflow_main", *args]
+    return [airflow_bin(), *args]
+
+
 def run_airflow(args: list[str], *, check: bool = True, quiet: bool = False
                 ) -> subprocess.CompletedProcess[str]:
     settings().airflow_home.mkdir(parents=True, exist_ok=True)
     return subprocess.run(
-        [airflow_bin(), *args],
+        airflow_command(args),
         env=airflow_env(),
         check=check,
         text=True,

@@ -18,7 +18,7 @@ from typing import TextIO
 
 import psycopg2
 
-from pulse.airflow_env import airflow_bin, airflow_env
+from pulse.airflow_env import airflow_command, airflow_env
 from pulse.config import settings
 
 ANSI = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]")
@@ -242,7 +242,7 @@ def run_dag_test(dag_id: str, day: str, log: TextIO, say: Callable[[str], None],
     and `say` one line per finished task. Never raises for a failed run: the result says
     which task failed and holds the last lines of its output."""
     settings().airflow_home.mkdir(parents=True, exist_ok=True)
-    cmd = [airflow_bin(), "dags", "test", dag_id, day]
+    cmd = airflow_command(["dags", "test", dag_id, day])
     if conf:
         cmd += ["--conf", conf]
     full_env = {**airflow_env(), **STREAM_ENV, **(env or {})}

@@ -34,6 +34,7 @@ from pulse.ml.model import (
     RuleBaselineModel,
     classifier,
     fit_baseline,
+    fit_estimator,
     fit_propensity,
 )
 from pulse.ml.registry import Ranges
@@ -114,7 +115,7 @@ def fit(train: pd.DataFrame, adoption_rows: pd.DataFrame, params: dict,
         seed: int, features: tuple[str, ...] = F.FEATURES) -> PulseModel:
     x = F.matrix(train, features)
     y = train[F.CHURN_LABEL].astype(int).to_numpy()
-    churn = classifier(params, seed).fit(x, y)
+    churn = fit_estimator(classifier(params, seed), x, y)
     reference = np.nanmedian(x, axis=0)
     reference = np.where(np.isnan(reference), 0.0, reference)
     # adoption propensities are checked with folds of whole users (their daily rows are
@@ -178,8 +179,8 @@ def _backtest(labelled: pd.DataFrame, ranges: Ranges, params: dict, seed: int,
             continue
         # the booster alone: sigmoid calibration is monotone, so it ranks as the
         # calibrated model does, at a quarter of the fitting (no cross-validated fits)
-        churn = classifier(params, seed).estimator.fit(F.matrix(fold_train, features),
-                                                       _labels(fold_train))
+        churn = fit_estimator(classifier(params, seed).estimator,
+                              F.matrix(fold_train, features), _labels(fold_train))
         scores = {E.MODEL: churn.predict_proba(F.matrix(fold_val, features))[:, 1],
                   **{n: b.churn_probability(fold_val)
                      for n, b in _fit_baselines(fold_train).items()}}
