@@ -116,6 +116,7 @@ def pulse_nightly():
                                          "--log-level-file", "none"]},
     )
     orch.start_reporters_after_the_build(transform)
+    orch.log_the_build_once(transform)
     orch.publish_only_finished_nodes()
 
     @task(trigger_rule="none_failed")  # runs after a skipped build too

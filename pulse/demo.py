@@ -229,19 +229,25 @@ class Demo:
         """Load every day through `through` and build what training reads, with its parents
         (models and seeds, no tests): the part of a night that training needs. The full
         nightly run (stage 7) then builds and tests everything (docs/demo.md)."""
-        from pulse.orchestration import dbt_binary, dbt_env, dbt_target_path, load_landing
+        from pulse.orchestration import (
+            BUILDS_TARGET,
+            dbt_binary,
+            dbt_env,
+            dbt_target_path,
+            load_landing,
+        )
 
         load_landing(through)
         cmd = [dbt_binary(), "--no-use-colors", "build", "--select", *TRAINING_READS,
                "--exclude-resource-type", "test", "--exclude-resource-type", "unit_test",
-               "--target-path", dbt_target_path("demo_history"),
+               "--target-path", dbt_target_path(BUILDS_TARGET),
                # dbt's output goes to the demo's log; its own debug log file would repeat it
                "--log-level-file", "none"]
         if _run_logged(cmd, self.con.log, env={**os.environ, **dbt_env()},
                        cwd=self.s.dbt_project_dir) != 0:
             raise self.fail(f"dbt build of what training reads failed ({' '.join(cmd[1:4])} "
                             "...)")
-        results = json.loads((self.s.dbt_project_dir / dbt_target_path("demo_history") /
+        results = json.loads((self.s.dbt_project_dir / dbt_target_path(BUILDS_TARGET) /
                               "run_results.json").read_text())["results"]
         with warehouse.transaction() as conn, conn.cursor() as cur:
             cur.execute("select count(*) from raw.events")

@@ -166,13 +166,13 @@ SCORE_READERS = "source:pulse_ml+ source:pulse_delivery+"
 
 def build_score_marts() -> dict[str, Any]:
     """`dbt build` of the models downstream of the ML and delivery tables, after scoring."""
-    # A target path of its own: dbt keeps its partial-parse state there, so from the second
-    # night on this build re-parses nothing (other dbt runs use other profiles' settings).
-    # Its output goes to the task log; no debug log file or JSON artifacts, which nothing
-    # reads (a tenth of the build's CPU).
+    # The target path of Pulse's own builds (BUILDS_TARGET): dbt keeps its partial-parse
+    # state there, so this build re-parses nothing after the night before's (or the demo's
+    # history build). Its output goes to the task log; no debug log file or JSON
+    # artifacts, which nothing reads (a tenth of the build's CPU).
     cmd = [dbt_binary(), "--no-use-colors", "build", "--select", SCORE_READERS,
            "--exclude-resource-type", "unit_test", "--target-path",
-           dbt_target_path("score_marts"), "--log-level-file", "none", "--no-write-json"]
+           dbt_target_path(BUILDS_TARGET), "--log-level-file", "none", "--no-write-json"]
     proc = subprocess.run(cmd, cwd=REPO_ROOT / "dbt_project", env={**os.environ, **dbt_env()},
                           capture_output=True, text=True, check=False)
     log.info("%s\n%s", " ".join(cmd[1:]), proc.stdout[-20000:])
@@ -199,6 +199,14 @@ def dbt_binary() -> str:
     """The dbt of this virtual environment (not one earlier on PATH): run it with
     `dbt_env()` in dbt_project/."""
     return str(Path(sys.executable).parent / "dbt")
+
+
+# The target folder of the dbt builds Pulse runs itself with the warehouse's profile and
+# no --vars (the scores' marts each night, the demo's history): dbt re-parses the whole
+# project (~10 s) when the profile or the vars differ from its folder's last parse, and
+# these never differ. They never run at once (one nightly run at a time; the demo runs
+# its DAGs after its history build).
+BUILDS_TARGET = "builds"
 
 
 def dbt_target_path(name: str) -> str:
@@ -234,6 +242,20 @@ def start_reporters_after_the_build(group) -> None:
     for task in group:
         if task is not producer and not task.upstream_list:
             producer >> task
+
+
+def log_the_build_once(group) -> None:
+    """Keep dbt's stdout logger out of the producer's build: cosmos logs it already.
+
+    Cosmos runs the producer's `dbt build` in-process with `--log-format json` and logs
+    each dbt event's message to the task log from an event callback. dbt's own stdout
+    logger meanwhile formats every event as a JSON line, the debug ones too (its level
+    filter comes after the formatting, which also scans the environment for secrets per
+    line), and cosmos' stdout filter parses each of those lines only to drop it.
+    `--log-level none` leaves that logger out; the task log stays as it is. The producer's
+    only: a model task re-running its model on a retry logs through dbt's stdout."""
+    producer = next(t for t in group if t.task_id.endswith("dbt_producer_watcher"))
+    producer.dbt_cmd_flags = [*producer.dbt_cmd_flags, "--log-level", "none"]
 
 
 # dbt events cosmos' watcher producer publishes for every node although nothing reads them.

@@ -93,14 +93,29 @@ def pulse_cli(*args: str, env: dict[str, str] | None = None, check: bool = True,
         # one dbt_manifest reads) or debug log file: writing them is a tenth of a small
         # build's CPU. A failure is in the command's output, which a failing test shows.
         dbt_env |= {"DBT_WRITE_JSON": "false", "DBT_LOG_LEVEL_FILE": "none"}
-    proc = subprocess.run(
-        [str(Path(sys.executable).parent / "pulse"), *args],
-        env={**os.environ, **dbt_env, **(env or {})},
-        text=True,
-        capture_output=True,
-        timeout=timeout,
-        cwd=REPO,
-    )
+    # dbt formats every event of a run, debug ones included, before `--quiet` drops all
+    # but errors: a fifth of a build's CPU. A checked `--quiet` run's output is read only
+    # when it fails, so it runs with no console log, and a failure runs again with it.
+    silenced = (check and "--quiet" in args and _dbt_command(args) in RUNS_NODES
+                and "DBT_LOG_LEVEL" not in (env or {}))
+
+    def run(extra: dict[str, str]) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [str(Path(sys.executable).parent / "pulse"), *args],
+            env={**os.environ, **dbt_env, **extra, **(env or {})},
+            text=True,
+            capture_output=True,
+            timeout=timeout,
+            cwd=REPO,
+        )
+
+    proc = run({"DBT_LOG_LEVEL": "none"} if silenced else {})
+    if silenced and proc.returncode != 0:
+        first = proc.returncode
+        proc = run({})  # the same failure, with dbt's output this time
+        if proc.returncode == 0:
+            raise AssertionError(f"pulse {' '.join(args)} exited {first} with dbt's console "
+                                 "log off, then passed when run again with it on")
     if check and proc.returncode != 0:
         raise AssertionError(
             f"pulse {' '.join(args)} exited {proc.returncode}\n--- stdout (tail)\n"

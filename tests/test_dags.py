@@ -49,6 +49,7 @@ print(json.dumps({
     "max_active_runs": dag.max_active_runs if dag else None,
     "retries": dag.default_args.get("retries") if dag else None,
     "train_params": sorted(bag.dags["pulse_train"].params) if "pulse_train" in bag.dags else [],
+    "flags": {t.task_id: list(getattr(t, "dbt_cmd_flags", [])) for t in dag.tasks} if dag else {},
 }))
 """
 
@@ -81,6 +82,11 @@ def test_dagbag_imports_without_errors_or_warnings(airflow_db):
     assert result["unread_events_published"] == [] and result["finished_published"]
     assert result["test_events_skipped"]
     assert result["retries"] >= 1
+    # the producer's build logs each dbt event once, through cosmos' callback
+    # (pulse.orchestration.log_the_build_once); a model task's retry logs through dbt's
+    # stdout as usual
+    assert result["flags"]["dbt.dbt_producer_watcher"][-2:] == ["--log-level", "none"]
+    assert "--log-level" not in result["flags"]["dbt.stg_pulse__events.run"]
     # a pulse_train run's params are what its task reads (pulse.ml.jobs.train_from_params,
     # tested with them in tests/test_ml_scoring.py)
     from pulse.ml import jobs

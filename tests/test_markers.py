@@ -1,4 +1,5 @@
-"""The rules that keep slow tests out of `make test-fast` (tests/conftest.py)."""
+"""The rules that keep slow tests out of `make test-fast` (tests/conftest.py), and what
+the tests' `pulse_cli` shows when a quiet dbt command fails (tests/cli.py)."""
 
 from __future__ import annotations
 
@@ -38,3 +39,13 @@ def test_an_unmarked_test_may_not_run_a_slow_command(args, marker):
 def test_marks_refuses_an_unregistered_marker():
     with pytest.raises(AssertionError, match=r"register them in pyproject\.toml"):
         marks("slowish")
+
+
+@pytest.mark.dbt_build  # a dbt parse, twice: ~25 s
+def test_a_quiet_dbt_run_that_fails_shows_dbts_error(warehouse_db):
+    # tests/cli.py runs a checked `--quiet` dbt command with no console log, and again
+    # with it when it fails, so the failure says why
+    with pytest.raises(AssertionError) as failed:
+        pulse_cli("dbt", "run", "--quiet", "--select", "stg_pulse__events",
+                  env={"PULSE_WAREHOUSE_DB": "no_such_database"})
+    assert 'database "no_such_database" does not exist' in str(failed.value)
