@@ -60,9 +60,14 @@ def serve_only_the_sdk_version() -> bool:
 def main() -> None:
     serve_only_the_sdk_version()
     from airflow.__main__ import main as airflow_main
+    from airflow.sdk.exceptions import AirflowException
 
     sys.argv[0] = "airflow"
-    airflow_main()
+    try:
+        airflow_main()
+    except AirflowException as exc:  # bad input (a DAG id not found): one line, no traceback
+        sys.exit(f"airflow {' '.join(sys.argv[1:3])}: {exc} (`pulse airflow dags list` "
+                 "lists the DAGs)")
 
 
 if __name__ == "__main__":

@@ -34,3 +34,14 @@ def test_the_in_process_api_serves_the_sdk_version_alone(monkeypatch: pytest.Mon
         older = client.get("/health", headers={"Airflow-API-Version": every_version[-1]})
     assert ok.status_code == 200, ok.text
     assert older.status_code != 200  # not served: only the SDK's version is
+
+
+@pytest.mark.airflow  # an `airflow dags test` that stops before any run: ~10 s
+def test_a_dag_that_does_not_exist_is_one_line_without_a_traceback(airflow_db):
+    from tests.conftest import pulse_cli
+
+    proc = pulse_cli("airflow", "dags", "test", "no_such_dag", "2026-01-01", check=False)
+    assert proc.returncode == 1
+    assert "Traceback" not in proc.stdout + proc.stderr
+    last = (proc.stdout + proc.stderr).strip().splitlines()[-1]
+    assert "'no_such_dag' could not be found" in last and "pulse airflow dags list" in last
