@@ -8,10 +8,18 @@ installation. Here the in-process app is built for that version alone; the API s
 (`airflow api-server`), which other installations' workers call, is not touched. When
 Airflow's layout is not the one this was written against, nothing is changed and the run
 costs what it did (README "Airflow").
+
+Every `pulse airflow` command also goes through here, for the task supervisor (a
+scheduler's LocalExecutor, a Celery worker, `dags test --use-executor`): when a task
+process has closed its sockets but not yet exited, Airflow's supervisor waits on its
+now empty selector until the next heartbeat check before it looks again, a second of
+an idle slot per task with Pulse's `min_heartbeat_interval` (five by default). Here it
+waits on the process instead and frees the slot as soon as the process is gone.
 """
 
 from __future__ import annotations
 
+import contextlib
 import sys
 from copy import copy
 from functools import wraps
@@ -57,8 +65,43 @@ def serve_only_the_sdk_version() -> bool:
     return True
 
 
+def notice_task_exits_at_once() -> bool:
+    """Make Airflow's task supervisor wait on the task process, not on an empty selector,
+    once the process has closed its sockets; False (nothing changed) when the supervisor
+    is not laid out as this expects."""
+    try:
+        from airflow.sdk.execution_time.supervisor import WatchedSubprocess
+    except ImportError:
+        return False
+    service = getattr(WatchedSubprocess, "_service_subprocess", None)
+    fields = {f.name for f in getattr(WatchedSubprocess, "__attrs_attrs__", ())}
+    if service is None or not {"_process", "_exit_code", "selector"} <= fields:
+        return False
+    if getattr(service, "waits_on_the_process", False):
+        return True
+
+    @wraps(service)
+    def service_subprocess(self, max_wait_time: float, *args, **kwargs):
+        if self._exit_code is None and not self.selector.get_map():
+            # Nothing left to read: what is left to notice is the exit. Waiting on the
+            # process (psutil polls it every few ms) reaps it and keeps its exit code,
+            # which the supervisor's own check below then reads at once.
+            with contextlib.suppress(self._process.TimeoutExpired):
+                self._process.wait(timeout=max(max_wait_time, 0.0))
+            max_wait_time = 0.0
+        return service(self, max_wait_time, *args, **kwargs)
+
+    service_subprocess.waits_on_the_process = True  # type: ignore[attr-defined]
+    WatchedSubprocess._service_subprocess = service_subprocess
+    return True
+
+
 def main() -> None:
-    serve_only_the_sdk_version()
+    notice_task_exits_at_once()
+    # The in-process API only for a process that serves no other client: never the
+    # api-server, which workers of other installations call.
+    if sys.argv[1:3] == ["dags", "test"]:
+        serve_only_the_sdk_version()
     from airflow.__main__ import main as airflow_main
     from airflow.sdk.exceptions import AirflowException
 

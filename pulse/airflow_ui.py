@@ -23,7 +23,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from pulse.airflow_env import airflow_bin, airflow_env
+from pulse.airflow_env import airflow_command, airflow_env
 from pulse.config import settings
 
 HOST = "127.0.0.1"
@@ -84,7 +84,7 @@ def run() -> int:
     env = ui_env()
     print(f"Airflow UI: http://{HOST}:{PORT}  user {USER}, password in {path} (mode 0600)\n"
           f"  cat {path}\nCtrl-C stops Airflow.", flush=True)
-    procs = [subprocess.Popen([airflow_bin(), *cmd], env=env) for cmd in COMPONENTS]
+    procs = [subprocess.Popen(airflow_command(cmd), env=env) for cmd in COMPONENTS]
     try:
         while all(p.poll() is None for p in procs):
             with contextlib.suppress(subprocess.TimeoutExpired):

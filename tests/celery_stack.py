@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from pulse.airflow_env import airflow_bin
+from pulse.airflow_env import airflow_command
 from pulse.scaleout import celery_env
 from tests.ports import free_port
 
@@ -65,11 +65,11 @@ def celery_stack(folder: Path, extra_env: dict[str, str]) -> Iterator[tuple[dict
             [redis, "--port", str(redis_port), "--bind", "127.0.0.1", "--save", "",
              "--appendonly", "no"], stdout=logs["redis"].open("w"), stderr=subprocess.STDOUT))
         procs.append(subprocess.Popen(
-            [airflow_bin(), "api-server", "--host", "127.0.0.1", "--port", str(api_port)],
+            airflow_command(["api-server", "--host", "127.0.0.1", "--port", str(api_port)]),
             env=env, stdout=logs["api-server"].open("w"), stderr=subprocess.STDOUT))
         procs.append(subprocess.Popen(
-            [airflow_bin(), "celery", "worker", "--concurrency", "2", "--skip-serve-logs",
-             "--without-mingle", "--without-gossip"],
+            airflow_command(["celery", "worker", "--concurrency", "2", "--skip-serve-logs",
+                             "--without-mingle", "--without-gossip"]),
             env=env, stdout=logs["worker"].open("w"), stderr=subprocess.STDOUT))
         _wait("the api-server", lambda: _http_ok(f"http://127.0.0.1:{api_port}/api/v2/version"),
               procs, list(logs.values()))

@@ -1,10 +1,16 @@
 """`pulse airflow dags test` builds its in-process execution API for the task SDK's API
-version alone (pulse/airflow_main.py). The runs themselves are tests/test_dags.py's and
-tests/test_demo.py's; this checks the change still applies to the installed Airflow, which
-would otherwise silently cost every run ~7 s again."""
+version alone, and every `pulse airflow` command's task supervisors notice a task process's
+exit at once (pulse/airflow_main.py). The runs themselves are tests/test_dags.py's (on a
+Celery worker too) and tests/test_demo.py's; this checks both changes still apply to the
+installed Airflow, which would otherwise silently cost every run its seconds again."""
 
 from __future__ import annotations
 
+import selectors
+import subprocess
+import sys
+
+import psutil
 import pytest
 
 from pulse import airflow_main
@@ -45,3 +51,39 @@ def test_a_dag_that_does_not_exist_is_one_line_without_a_traceback(airflow_db):
     assert "Traceback" not in proc.stdout + proc.stderr
     last = (proc.stdout + proc.stderr).strip().splitlines()[-1]
     assert "'no_such_dag' could not be found" in last and "pulse airflow dags list" in last
+
+
+def test_a_task_supervisor_waits_on_the_process_once_its_sockets_are_closed(
+        monkeypatch: pytest.MonkeyPatch):
+    from airflow.sdk.execution_time import supervisor
+
+    # undone after the test: this process's Airflow stays as installed
+    monkeypatch.setattr(supervisor.WatchedSubprocess, "_service_subprocess",
+                        supervisor.WatchedSubprocess._service_subprocess)
+    assert airflow_main.notice_task_exits_at_once()
+    assert airflow_main.notice_task_exits_at_once()  # applied once, however often called
+
+    waits: list[float | None] = []
+
+    class Selector(selectors.DefaultSelector):
+        def select(self, timeout=None):
+            waits.append(timeout)
+            return super().select(timeout)
+
+    # A task process that has closed its sockets (none registered) and is about to exit,
+    # watched as Airflow's forking supervisor watches one: only the fields its check reads.
+    task = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(0.3)"])
+    watched = object.__new__(supervisor.WatchedSubprocess)
+    watched.selector = Selector()
+    watched._process = supervisor.PsutilTracker(psutil.Process(task.pid))
+    watched._exit_code = None
+    watched._process_exit_monotonic = None
+    try:
+        # one heartbeat interval of Airflow's default
+        assert watched._service_subprocess(max_wait_time=5.0) == 0
+    finally:
+        task.wait()
+    # the exit was noticed waiting on the process: the selector was not slept on for
+    # the heartbeat interval, but polled once (Airflow's minimum timeout)
+    assert waits == [0.01]
+    assert watched._process_exit_monotonic is not None

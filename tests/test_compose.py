@@ -455,6 +455,24 @@ def test_airflow_services_share_secrets_and_find_the_api_server(compose):
     assert not problems, "\n".join(problems)
 
 
+def test_task_supervisors_run_through_pulse_airflow_main(compose):
+    """The services whose supervisors watch task processes (the scheduler's LocalExecutor,
+    the Celery workers) run Airflow's CLI through pulse/airflow_main.py, as `pulse
+    airflow` does locally, under the apache/airflow image's own entrypoint, which runs a
+    `python` command as given after it has waited for the database."""
+    problems = []
+    for name, args in (("airflow-scheduler", ["scheduler"]),
+                       ("airflow-worker", ["celery", "worker"])):
+        service = service_of(compose, name)
+        command = service.get("command") or []
+        if service.get("entrypoint") is not None:
+            problems.append(f"services.{name}: keeps the image's entrypoint")
+        if command != ["python", "-m", "pulse.airflow_main", *args]:
+            problems.append(f"services.{name}: command must be python -m "
+                            f"pulse.airflow_main {' '.join(args)}, got {command}")
+    assert not problems, "\n".join(problems)
+
+
 SECRET_NAME = re.compile(r"PASSWORD|SECRET|KEY|TOKEN")
 
 
