@@ -12,8 +12,8 @@ costs what it did (README "Airflow").
 Every `pulse airflow` command also goes through here, for the task supervisor (a
 scheduler's LocalExecutor, a Celery worker, `dags test --use-executor`): when a task
 process has closed its sockets but not yet exited, Airflow's supervisor waits on its
-now empty selector until the next heartbeat check before it looks again, a second of
-an idle slot per task with Pulse's `min_heartbeat_interval` (five by default). Here it
+now empty selector until the next heartbeat check before it looks again: up to
+`[workers] min_heartbeat_interval` (5 s by default) of an idle slot per task. Here it
 waits on the process instead and frees the slot as soon as the process is gone.
 """
 
