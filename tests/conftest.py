@@ -68,7 +68,7 @@ os.environ[SET_HERE] = ",".join(k for k, v in os.environ.items() if _before.get(
 from pulse import cluster, warehouse  # noqa: E402
 from pulse.config import settings  # noqa: E402
 from tests import cli  # noqa: E402
-from tests.cli import NO_UNIT_TESTS, dbt_build, pulse_cli, query, scalar  # noqa: E402
+from tests.cli import NO_TESTS, NO_UNIT_TESTS, dbt_build, pulse_cli, query, scalar  # noqa: E402
 
 SLOW_MARKS = ("airflow", "dbt_build")
 F = TypeVar("F", bound=Callable)
@@ -244,5 +244,5 @@ def built_warehouse(shared_build, monkeypatch) -> shared.Built:
     return shared_build
 
 
-__all__ = ["NO_UNIT_TESTS", "REPO", "dbt_build", "environment", "marks", "pulse_cli", "query",
-           "reset_schemas", "scalar", "settings"]
+__all__ = ["NO_TESTS", "NO_UNIT_TESTS", "REPO", "dbt_build", "environment", "marks", "pulse_cli",
+           "query", "reset_schemas", "scalar", "settings"]

@@ -20,7 +20,7 @@ from pulse.ml import features as F
 from pulse.ml.registry import Ranges
 from pulse.ml.score import score_day
 from pulse.ml.train import train
-from tests.conftest import marks, pulse_cli, query, reset_schemas, scalar
+from tests.conftest import NO_TESTS, marks, pulse_cli, query, reset_schemas, scalar
 
 START = date(2026, 1, 1)
 
@@ -118,8 +118,7 @@ ML_SELECT = ("--select", "+marts.ml", "--indirect-selection", "cautious")
 
 def _build(env: dict[str, str]) -> None:
     pulse_cli("load", env=env)
-    pulse_cli("dbt", "build", "--quiet", *ML_SELECT, "--exclude-resource-type", "unit_test",
-              env=env)
+    pulse_cli("dbt", "build", "--quiet", *ML_SELECT, *NO_TESTS, env=env)
 
 
 @pytest.fixture(scope="module")

@@ -16,7 +16,7 @@ import pytest
 
 from generators import generate
 from pulse import loader, migrate
-from tests.conftest import NO_UNIT_TESTS, pulse_cli, query
+from tests.conftest import NO_TESTS, NO_UNIT_TESTS, pulse_cli, query
 
 START = date(2026, 1, 1)
 DAYS = 12
@@ -25,7 +25,6 @@ WRITE_TIME_COLUMNS = {"_updated_at", "dbt_updated_at", "dbt_valid_from", "dbt_va
                       "dbt_scd_id"}
 SHOW = 5  # differing rows shown per side on failure
 # seeds, snapshots and models, in the build's order, without its tests
-NO_DATA_TESTS = (*NO_UNIT_TESTS, "--exclude-resource-type", "test")
 # The models that carry state from one run to the next (incremental ones) and every
 # model they read. The other models (views, and tables nothing incremental reads) are
 # rebuilt whole by any run, so only the last run decides what they hold.
@@ -187,7 +186,7 @@ def test_incremental_builds_equal_a_full_refresh(clean_warehouse, tmp_path):
             # rest of the project is rebuilt whole by the last night). dbt's unit tests
             # check SQL, not data: tests/test_dbt_project.py runs them.
             if d == days[0]:
-                pulse_cli("dbt", "build", "--quiet", *NO_DATA_TESTS)
+                pulse_cli("dbt", "build", "--quiet", *NO_TESTS)
             elif d == days[-1]:
                 pulse_cli("dbt", "build", "--quiet", *NO_UNIT_TESTS)
             else:
@@ -195,7 +194,7 @@ def test_incremental_builds_equal_a_full_refresh(clean_warehouse, tmp_path):
     # the nightly run done twice: a build with nothing new changes nothing (its data tests
     # write nothing, and the last day's build ran them)
     incremental = snapshot()
-    pulse_cli("dbt", "build", "--quiet", *NO_DATA_TESTS)
+    pulse_cli("dbt", "build", "--quiet", *NO_TESTS)
     assert differences(incremental, snapshot()) == [], "a second build changed the models"
 
     late = query(
@@ -210,7 +209,7 @@ def test_incremental_builds_equal_a_full_refresh(clean_warehouse, tmp_path):
 
     # Only the relations are compared: the data tests passed on the incremental build, and
     # equal relations pass them alike.
-    pulse_cli("dbt", "build", "--full-refresh", "--quiet", *NO_DATA_TESTS)
+    pulse_cli("dbt", "build", "--full-refresh", "--quiet", *NO_TESTS)
     assert_fct_events_partitioned()
     full = snapshot()
     problems = differences(incremental, full)

@@ -456,12 +456,12 @@ def test_a_tenant_exported_two_days_after_its_first_events_counts_in_dau(
 
     pulse_cli("load", "--through", (start + timedelta(days=1)).isoformat(), env=env)
     assert scalar("select count(*) from raw.held_events where status = 'held'") == 7
-    dbt_build(*build_dau)
+    dbt_build(*build_dau, data_tests=True)
     assert query(dau) == []  # not counted while held
 
     pulse_cli("load", "--through", export_day.isoformat(), env=env)
     assert scalar("select count(*) from raw.held_events where status = 'admitted'") == 7
-    dbt_build(*build_dau)
+    dbt_build(*build_dau, data_tests=True)
     assert query(dau) == [(start, 3), (start + timedelta(days=1), 4), (export_day, 5)]
 
     # loading again admits nothing twice

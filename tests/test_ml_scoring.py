@@ -25,7 +25,7 @@ from pulse.ml.registry import Ranges
 from pulse.ml.score import predict, score_day
 from pulse.ml.train import DEFAULT_SEED, train
 from tests import leakage, reference
-from tests.conftest import NO_UNIT_TESTS, marks, pulse_cli, query, reset_schemas, scalar
+from tests.conftest import NO_TESTS, NO_UNIT_TESTS, marks, pulse_cli, query, reset_schemas, scalar
 
 START = date(2026, 1, 1)
 DAYS = 64
@@ -46,7 +46,7 @@ ML_SELECT = ("--select", "+marts.ml", "--indirect-selection", "cautious")
 
 def _build(env: dict[str, str], through: date | None = None) -> None:
     pulse_cli("load", *(["--through", through.isoformat()] if through else []), env=env)
-    pulse_cli("dbt", "build", "--quiet", *ML_SELECT, *NO_UNIT_TESTS, env=env)
+    pulse_cli("dbt", "build", "--quiet", *ML_SELECT, *NO_TESTS, env=env)
 
 
 @pytest.fixture(scope="module")

@@ -21,7 +21,7 @@ from generators import generate
 from pulse.ml import propensity
 from pulse.ml import tenant as T
 from pulse.ml.tenant_score import score_day
-from tests.conftest import NO_UNIT_TESTS, marks, pulse_cli, query, reset_schemas, scalar
+from tests.conftest import NO_TESTS, marks, pulse_cli, query, reset_schemas, scalar
 
 START = date(2026, 1, 1)
 DAYS = 100
@@ -31,7 +31,7 @@ PLANT_DAY = LEAK_DAY + timedelta(days=5)
 HORIZON = 20
 BUILD = ("dbt", "build", "--quiet", "--select", "+ml_tenant_feature_snapshots",
          "+ml_tenant_churn_scores", "--indirect-selection", "cautious",
-         "--vars", json.dumps({"tenant_churn_horizon_days": HORIZON}), *NO_UNIT_TESTS)
+         "--vars", json.dumps({"tenant_churn_horizon_days": HORIZON}), *NO_TESTS)
 
 
 def _plant(landing, tenant_id: str, since: date, **values) -> None:

@@ -21,7 +21,7 @@ import pytest
 from generators import generate
 from pulse.privacy import pii
 from tests.conftest import (
-    NO_UNIT_TESTS,
+    NO_TESTS,
     dbt_build,
     environment,
     marks,
@@ -157,7 +157,7 @@ def test_erasure_leaves_no_trace_after_the_nightly_run_and_a_full_refresh(built,
         query(f"delete from {table} returning 1")
     pulse_cli("load", "--through", LAST.isoformat(), env=env)
     assert scalar("select sum(rows_suppressed) from raw.load_ledger") > 0
-    pulse_cli("dbt", "build", "--full-refresh", "--quiet", *NO_UNIT_TESTS, env=env)
+    pulse_cli("dbt", "build", "--full-refresh", "--quiet", *NO_TESTS, env=env)
     assert _events_per_tenant() == users_left
 
     assert _scan(user) == {}
@@ -238,7 +238,7 @@ def test_consent_withdrawals_apply_even_after_the_lookback(built):
     # the models the withdrawal reaches that are read below (and by `privacy apply`)
     pulse_cli("dbt", "build", "--quiet", "--select", "+fct_daily_user_activity",
               "+ml_user_consent_periods", "+int_events_beyond_lookback",
-              "--indirect-selection", "cautious", *NO_UNIT_TESTS, env=env)
+              *NO_TESTS, env=env)
     pulse_cli("privacy", "apply", env=env)
 
     assert scalar("select count(*) from intermediate.int_events_beyond_lookback"
@@ -263,8 +263,7 @@ def test_consent_withdrawals_apply_even_after_the_lookback(built):
     incremental = query("select event_id from marts.fct_events where user_id = %s order by 1",
                         (user,))
     pulse_cli("dbt", "build", "--full-refresh", "--quiet", "--select", "+fct_events",
-              "--indirect-selection", "cautious", "--exclude-resource-type", "unit_test",
-              env=env)
+              *NO_TESTS, env=env)
     assert query("select event_id from marts.fct_events where user_id = %s order by 1",
                  (user,)) == incremental
 
