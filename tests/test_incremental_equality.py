@@ -24,7 +24,6 @@ SCHEMAS = ("staging", "intermediate", "marts")
 WRITE_TIME_COLUMNS = {"_updated_at", "dbt_updated_at", "dbt_valid_from", "dbt_valid_to",
                       "dbt_scd_id"}
 SHOW = 5  # differing rows shown per side on failure
-# seeds, snapshots and models, in the build's order, without its tests
 # The models that carry state from one run to the next (incremental ones) and every
 # model they read. The other models (views, and tables nothing incremental reads) are
 # rebuilt whole by any run, so only the last run decides what they hold.
