@@ -28,6 +28,9 @@ def celery_env(broker_url: str, api_url: str, jwt_secret: str,
             "db+" + settings().airflow_db().url("postgresql+psycopg2"),
         "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": api_url.rstrip("/") + "/execution/",
         "AIRFLOW__API_AUTH__JWT_SECRET": jwt_secret,
+        # The worker imports what every task of the nightly DAG imports before it forks
+        # (pulse/celery_config.py); the configuration itself is Airflow's.
+        "AIRFLOW__CELERY__CELERY_CONFIG_OPTIONS": "pulse.celery_config.CELERY_CONFIG",
         # One task at a time per worker process slot; more workers, not more threads.
         "AIRFLOW__CELERY__WORKER_CONCURRENCY": env.get("AIRFLOW__CELERY__WORKER_CONCURRENCY",
                                                        "2"),
