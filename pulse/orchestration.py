@@ -7,15 +7,13 @@ functions the tasks call.
 from __future__ import annotations
 
 import logging
-import os
-import subprocess
 import sys
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from pulse import loader, migrate
-from pulse.config import REPO_ROOT, dbt_target, settings
+from pulse.config import dbt_target, settings
 
 log = logging.getLogger(__name__)
 
@@ -166,23 +164,25 @@ SCORE_READERS = "source:pulse_ml+ source:pulse_delivery+"
 
 def build_score_marts() -> dict[str, Any]:
     """`dbt build` of the models downstream of the ML and delivery tables, after scoring."""
-    # The target path of Pulse's own builds (BUILDS_TARGET): dbt keeps its partial-parse
-    # state there, so this build re-parses nothing after the night before's (or the demo's
-    # history build). Its output goes to the task log; no debug log file or JSON
+    from pulse import dbt_inprocess
+
+    # In this process, as cosmos runs the night's build (pulse/dbt_inprocess.py), with the
+    # target path of Pulse's own builds (BUILDS_TARGET): dbt keeps its partial-parse state
+    # there, so this build re-parses nothing after the night before's (or the demo's
+    # history build). dbt's output goes to the task log; no debug log file or JSON
     # artifacts, which nothing reads (a tenth of the build's CPU).
-    cmd = [dbt_binary(), "--no-use-colors", "build", "--select", SCORE_READERS,
-           "--exclude-resource-type", "unit_test", "--target-path",
-           dbt_target_path(BUILDS_TARGET), "--log-level-file", "none", "--no-write-json"]
-    proc = subprocess.run(cmd, cwd=REPO_ROOT / "dbt_project", env={**os.environ, **dbt_env()},
-                          capture_output=True, text=True, check=False)
-    log.info("%s\n%s", " ".join(cmd[1:]), proc.stdout[-20000:])
-    if proc.returncode != 0:
+    result = dbt_inprocess.invoke([
+        "--no-use-colors", "build", "--select", SCORE_READERS, "--exclude-resource-type",
+        "unit_test", "--target-path", dbt_target_path(BUILDS_TARGET), "--log-level-file",
+        "none", "--no-write-json"])
+    if not result.success:
         from airflow.sdk.exceptions import AirflowFailException
 
         raise AirflowFailException(
-            f"dbt build --select {SCORE_READERS} failed (exit {proc.returncode}); "
+            f"dbt build --select {SCORE_READERS} failed ({result.exception or 'see above'}); "
             "the task log has dbt's output")
-    built = sum(1 for line in proc.stdout.splitlines() if " OK created " in line)
+    built = sum(1 for r in result.result.results
+                if r.node.resource_type == "model" and r.status == "success")
     return {"selector": SCORE_READERS, "models_built": built}
 
 

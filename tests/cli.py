@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from pulse import warehouse
+from pulse import dbt_inprocess, warehouse
 
 REPO = Path(__file__).resolve().parents[1]
 WORKER = os.environ.get("PYTEST_XDIST_WORKER")
@@ -112,8 +112,10 @@ def pulse_cli(*args: str, env: dict[str, str] | None = None, check: bool = True,
 
     if silenced:
         # Silenced, nothing of the run is read but its outcome: dbt runs in this process
-        # (_dbt_in_process), and only a failure runs `pulse dbt` again to show dbt's error.
-        if _dbt_in_process(args[1:], {**dbt_env, "DBT_LOG_LEVEL": "none", **(env or {})}):
+        # (pulse/dbt_inprocess.py: ~0.4 s to start a run instead of ~3.5 s for a `pulse
+        # dbt` process), and only a failure runs `pulse dbt` again to show dbt's error.
+        overlay = {**dbt_env, "DBT_LOG_LEVEL": "none", **(env or {})}
+        if dbt_inprocess.invoke(args[1:], overlay).success:
             return subprocess.CompletedProcess(["pulse", *args], 0, "", "")
         proc = run({})
         if proc.returncode == 0:
@@ -127,31 +129,6 @@ def pulse_cli(*args: str, env: dict[str, str] | None = None, check: bool = True,
             f"{proc.stdout[-6000:]}\n--- stderr (tail)\n{proc.stderr[-6000:]}"
         )
     return proc
-
-
-def _dbt_in_process(dbt_args: tuple[str, ...], overlay: dict[str, str]) -> bool:
-    """What `pulse dbt ARGS` does (pulse/cli.py: dbt in the project folder, with
-    `dbt_env()` over the environment), with dbt's programmatic runner in this process.
-
-    A `pulse dbt` process spends ~3.5 s before dbt runs a node (importing dbt, then its
-    first invocation's set-up); a worker that already ran dbt starts the next one in
-    ~0.4 s, and the suite runs dbt about forty times. dbt reads the environment at each
-    invocation; this process's own is put back afterwards."""
-    from dbt.cli.main import dbtRunner
-
-    from pulse.config import settings
-    from pulse.orchestration import dbt_env
-
-    saved, cwd = dict(os.environ), os.getcwd()
-    try:
-        os.environ.update(overlay)
-        os.environ.update(dbt_env())
-        os.chdir(settings().dbt_project_dir)
-        return dbtRunner().invoke(list(dbt_args)).success
-    finally:
-        os.chdir(cwd)
-        os.environ.clear()
-        os.environ.update(saved)
 
 
 # Unit tests check the SQL on fixed fixtures, whatever data a warehouse holds:
