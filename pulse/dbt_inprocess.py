@@ -34,5 +34,9 @@ def invoke(args: Sequence[str], overlay: Mapping[str, str] | None = None) -> dbt
         os.environ.update({"DBT_PROJECT_DIR": project, "DBT_PROFILES_DIR": project})
         return dbtRunner().invoke(list(args))
     finally:
-        os.environ.clear()
-        os.environ.update(saved)
+        # Key by key, so that another thread never sees an empty environment.
+        for key in set(os.environ) - set(saved):
+            del os.environ[key]
+        for key, value in saved.items():
+            if os.environ.get(key) != value:
+                os.environ[key] = value
