@@ -100,10 +100,10 @@ def pulse_cli(*args: str, env: dict[str, str] | None = None, check: bool = True,
     silenced = (check and "--quiet" in args and _dbt_command(args) in RUNS_NODES
                 and "DBT_LOG_LEVEL" not in (env or {}))
 
-    def run(extra: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    def run() -> subprocess.CompletedProcess[str]:
         return subprocess.run(
             [str(Path(sys.executable).parent / "pulse"), *args],
-            env={**os.environ, **dbt_env, **extra, **(env or {})},
+            env={**os.environ, **dbt_env, **(env or {})},
             text=True,
             capture_output=True,
             timeout=timeout,
@@ -117,12 +117,10 @@ def pulse_cli(*args: str, env: dict[str, str] | None = None, check: bool = True,
         overlay = {**dbt_env, "DBT_LOG_LEVEL": "none", **(env or {})}
         if dbt_inprocess.invoke(args[1:], overlay).success:
             return subprocess.CompletedProcess(["pulse", *args], 0, "", "")
-        proc = run({})
-        if proc.returncode == 0:
-            raise AssertionError(f"pulse {' '.join(args)} failed in-process with dbt's "
-                                 "console log off, then passed as `pulse dbt` with it on")
-    else:
-        proc = run({})
+    proc = run()
+    if silenced and proc.returncode == 0:
+        raise AssertionError(f"pulse {' '.join(args)} failed in-process with dbt's "
+                             "console log off, then passed as `pulse dbt` with it on")
     if check and proc.returncode != 0:
         raise AssertionError(
             f"pulse {' '.join(args)} exited {proc.returncode}\n--- stdout (tail)\n"
