@@ -1,5 +1,5 @@
 """A Celery stack for the tests (docs/scale-out.md): redis-server, Airflow's api-server
-and one Celery worker, each its own process on 127.0.0.1.
+(its execution API) and one Celery worker, each its own process on 127.0.0.1.
 
 No scheduler: `airflow dags test --use-executor` plays the scheduler's part for one run
 and hands each task to the CeleryExecutor, which queues it on Redis; `airflow celery
@@ -64,14 +64,17 @@ def celery_stack(folder: Path, extra_env: dict[str, str]) -> Iterator[tuple[dict
         procs.append(subprocess.Popen(
             [redis, "--port", str(redis_port), "--bind", "127.0.0.1", "--save", "",
              "--appendonly", "no"], stdout=logs["redis"].open("w"), stderr=subprocess.STDOUT))
+        # The execution API alone: all a worker talks to (the UI and the REST API are
+        # the deployment's api-server's; starting them is a third of this one's CPU).
         procs.append(subprocess.Popen(
-            airflow_command(["api-server", "--host", "127.0.0.1", "--port", str(api_port)]),
+            airflow_command(["api-server", "--host", "127.0.0.1", "--port", str(api_port),
+                             "--apps", "execution"]),
             env=env, stdout=logs["api-server"].open("w"), stderr=subprocess.STDOUT))
         procs.append(subprocess.Popen(
             airflow_command(["celery", "worker", "--concurrency", "2", "--skip-serve-logs",
                              "--without-mingle", "--without-gossip"]),
             env=env, stdout=logs["worker"].open("w"), stderr=subprocess.STDOUT))
-        _wait("the api-server", lambda: _http_ok(f"http://127.0.0.1:{api_port}/api/v2/version"),
+        _wait("the api-server", lambda: _http_ok(f"http://127.0.0.1:{api_port}/execution/health"),
               procs, list(logs.values()))
         _wait("the Celery worker", lambda: "ready." in logs["worker"].read_text(),
               procs, list(logs.values()))
