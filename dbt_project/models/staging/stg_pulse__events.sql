@@ -26,9 +26,18 @@
     )
 }}
 
+{#- The window's size is a subquery the planner cannot see, so it guesses a third of raw
+    and would sort every new copy, payload and all, to merge-join it with the few losing
+    copies: a hash anti-join reads the new copies once, in any order. -#}
+{% call set_sql_header(config) %}
+set local enable_mergejoin = off;
+{%- endcall %}
+
 with
 
-new_copies as (
+-- Read twice (its keys, then its winners' payloads): not materialized, so the payload
+-- is never copied into a work table; each read is a scan of the window's batches.
+new_copies as not materialized (
 
     select * from {{ source('pulse_raw', 'events') }}
     {% if is_incremental() %}
@@ -37,53 +46,95 @@ new_copies as (
 
 ),
 
-candidates as (
+new_keys as (
 
     select
         event_id,
-        tenant_id,
-        event_ts,
+        received_at,
+        batch_id,
+        line_number
+    from new_copies
+
+),
+
+-- The ids with more than one copy to choose from: repeated among the new copies, or
+-- already staged. Nearly every id has one copy, and only these are ranked.
+contested_ids as (
+
+    select event_id
+    from new_keys
+    group by event_id
+    having count(*) > 1
+
+    {% if is_incremental() %}
+    union
+
+    select staged.event_id
+    from {{ this }} as staged
+    where staged.event_id in (select event_id from new_keys)
+    {% endif %}
+
+),
+
+contested_copies as (
+
+    select
+        event_id,
         received_at,
         batch_id,
         line_number,
-        payload,
         true as is_new
-    from new_copies
+    from new_keys
+    where event_id in (select event_id from contested_ids)
 
     {% if is_incremental() %}
     union all
 
     select
         staged.event_id,
-        staged.tenant_id,
-        staged.event_at,
         staged.received_at,
         staged._batch_id,
         staged._line_number,
-        null::jsonb,
         false
     from {{ this }} as staged
-    where staged.event_id in (select event_id from new_copies)
+    where staged.event_id in (select event_id from contested_ids)
     {% endif %}
 
 ),
 
-ranked as (
+-- New copies that lose to an earlier one of their id (new or staged): the earliest
+-- received wins, ties to the first loaded. Ranked on these narrow columns alone, so no
+-- payload goes through a sort.
+losing_copies as (
 
     select
-        *,
-        row_number() over (
-            partition by event_id
-            order by received_at, batch_id, line_number
-        ) as copy_rank
-    from candidates
+        batch_id,
+        line_number
+    from (
+        select
+            batch_id,
+            line_number,
+            is_new,
+            row_number() over (
+                partition by event_id
+                order by received_at, batch_id, line_number
+            ) as copy_rank
+        from contested_copies
+    ) as ranked
+    where copy_rank > 1 and is_new
 
 ),
 
 winners as (
 
-    select * from ranked
-    where copy_rank = 1 and is_new
+    select new_copies.*
+    from new_copies
+    where not exists (
+        select 1
+        from losing_copies
+        where losing_copies.batch_id = new_copies.batch_id
+            and losing_copies.line_number = new_copies.line_number
+    )
 
 ),
 
