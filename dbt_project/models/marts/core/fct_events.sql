@@ -13,6 +13,11 @@
   night's reads and writes touch one or two partitions. A unique index on a partitioned
   table must hold the partition key: (event_id, event_date); event_id stays unique
   because the upsert deletes by event_id alone, in whichever partition the old row is.
+
+  Each index is read by a night (docs/incremental.md, "Indexes a night pays for"): the
+  key by the upsert, `_updated_at` by every downstream window, (tenant, user, day) by the
+  touched-rows joins and erasure, `event_date` by the first new day, `session_id` by the
+  client sessions. A (tenant, day) index was read by nothing and cost every insert.
 -#}
 {{
     config(
@@ -23,7 +28,6 @@
             {'columns': ['event_id', 'event_date'], 'unique': True},
             {'columns': ['_updated_at']},
             {'columns': ['tenant_id', 'user_id', 'event_date']},
-            {'columns': ['tenant_id', 'event_date']},
             {'columns': ['event_date']},
             {'columns': ['session_id']},
         ],
