@@ -281,6 +281,28 @@ def test_star_an_orphan_fact_fails_exactly_the_foreign_key_check(built):
                  " where f.event_id = s.event_id and f.user_id = 'usr_orphan'")
 
 
+def test_star_more_orphans_than_the_sample_are_all_counted(built):
+    """An unexpected-rows check runs its query once (pulse/quality/gx_unexpected_rows.py):
+    the rows it returns are a sample, the count is of every row the query finds."""
+    _execute("update marts.fct_events f set user_id = 'usr_orphan_' || n, _updated_at = now()"
+             " from (select event_id, row_number() over (order by event_id) as n"
+             "       from marts.fct_events order by event_id limit 250) as picked"
+             " where f.event_id = picked.event_id")
+    try:
+        [res] = _run("star")
+        assert _failed(res) == {"fct_events_user_in_dim_users"}
+        [check] = res.critical_failures
+        assert check.observed_number == 250
+        assert check.observed.startswith("250 unexpected row(s), e.g. "), check.observed
+        assert len(check.details["details"]["unexpected_rows"]) == 20
+        assert all("pulse_unexpected_total" not in row
+                   for row in check.details["details"]["unexpected_rows"])
+    finally:
+        _execute("update marts.fct_events f set user_id = s.user_id"
+                 " from staging.stg_pulse__events s"
+                 " where f.event_id = s.event_id and f.user_id like 'usr_orphan_%%'")
+
+
 def test_star_an_event_twice_on_two_days_fails_exactly_the_event_key_check(built):
     """fct_events' unique index holds (event_id, event_date), as a partitioned table's must:
     the same event on another day gets past it, and the suite finds it from the new row."""
@@ -299,6 +321,16 @@ def test_star_an_event_twice_on_two_days_fails_exactly_the_event_key_check(built
         _execute("delete from marts.fct_events where event_date = %s and event_id in"
                  " (select event_id from marts.fct_events where event_date = %s)",
                  (DAY - timedelta(days=2), DAY - timedelta(days=1)))
+
+
+def test_the_partitioned_fct_events_has_statistics_of_its_own_after_the_build(built):
+    """The event-key check joins new rows with the whole partitioned table, planned on
+    the parent's own statistics (macros/analyze.sql): without them the planner guessed
+    200 distinct event_ids (60,000 rows each at xl) and probed the index for every row."""
+    assert scalar("select count(*) from pg_stats where schemaname = 'marts'"
+                  " and tablename = 'fct_events' and inherited") > 0
+    assert scalar("select n_distinct from pg_stats where schemaname = 'marts'"
+                  " and tablename = 'fct_events' and attname = 'event_id' and inherited") == -1
 
 
 def test_star_checks_the_rows_written_since_it_last_passed_or_every_row_when_asked(built):
