@@ -25,6 +25,8 @@ begin
                         where schemaname = '{{ this.schema }}'
                             and tablename = '{{ this.identifier }}' and inherited) then
         execute 'analyze {{ this }}';
+        -- and its partitions with it: nothing is left for the loop below
+        return;
     end if;
     for leaf in
         select c.oid::regclass

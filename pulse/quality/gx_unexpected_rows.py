@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
+from great_expectations.constants import MAX_RESULT_RECORDS
 from great_expectations.core.metric_domain_types import MetricDomainTypes
 from great_expectations.core.result_format import ResultFormat
 from great_expectations.execution_engine import SqlAlchemyExecutionEngine
@@ -25,11 +26,10 @@ from great_expectations.expectations.metrics.query_metric_provider import QueryM
 
 METRIC = "pulse_unexpected_rows.counted_sample"
 TOTAL = "pulse_unexpected_total"
-SAMPLE_ROWS = 200  # as many rows as GX's own metric returns (MAX_RESULT_RECORDS)
 
 
 class UnexpectedRowsCountedSample(QueryMetricProvider):
-    """The first SAMPLE_ROWS rows of the check's query, each with the count of all."""
+    """The first MAX_RESULT_RECORDS rows of the check's query, each with the count of all."""
 
     metric_name = METRIC
     value_keys = ("unexpected_rows_query",)
@@ -51,7 +51,7 @@ class UnexpectedRowsCountedSample(QueryMetricProvider):
         # scan of every fct_events row: 13 s for a 3 s check at xl, docs/scale-out.md).
         sql = (f"WITH unexpected AS MATERIALIZED ({query}) "
                f"SELECT unexpected.*, (SELECT COUNT(*) FROM unexpected) AS {TOTAL} "
-               f"FROM unexpected LIMIT {SAMPLE_ROWS}")
+               f"FROM unexpected LIMIT {MAX_RESULT_RECORDS}")
         rows = execution_engine.execute_query(sa.text(sql)).fetchall()
         return [row._asdict() for row in rows]
 
