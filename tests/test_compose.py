@@ -388,6 +388,18 @@ def _airflow_version() -> str:
     return version("apache-airflow")
 
 
+def test_the_compose_servers_are_initialized_as_the_local_cluster(compose):
+    """Same encoding and collation as `pulse warehouse up`'s initdb, so text sorts in the
+    same order, on the same fast path, whichever server Pulse runs on."""
+    from pulse.cluster import INITDB_LOCALE
+
+    for name in ("postgres", *CITUS_SERVICES):
+        args = environment(service_of(compose, name)).get("POSTGRES_INITDB_ARGS", "")
+        assert args.split() == list(INITDB_LOCALE), (
+            f"services.{name}.environment.POSTGRES_INITDB_ARGS: {args!r}, not "
+            f"{' '.join(INITDB_LOCALE)!r} (pulse/cluster.py INITDB_LOCALE)")
+
+
 def test_airflow_services_reach_the_compose_postgres(compose):
     """The loader and dbt must write to the compose warehouse, not a local cluster."""
     postgres_env = environment(service_of(compose, "postgres"))

@@ -147,6 +147,16 @@ def assert_fct_events_partitioned() -> None:
         f"select tenant_id, count(*) from marts.fct_events where event_date = '{last}'"
         " group by tenant_id")
     assert night == {f"fct_events_{last:%Y_%m}"}, night
+    # int_sessions_inferred reads a touched user's session-less active events through a
+    # partial index (macros/partial_index.sql), on every partition, those made later too
+    partial = query(
+        "select c.relname, pg_get_indexdef(x.indexrelid) from pg_inherits i"
+        " join pg_class c on c.oid = i.inhrelid join pg_index x on x.indrelid = c.oid"
+        " where i.inhparent = 'marts.fct_events'::regclass and x.indpred is not null")
+    assert {name for name, _ in partial} == partitions, partial
+    definition = ("(tenant_id, user_id, event_at, event_id)"
+                  " WHERE ((session_id IS NULL) AND is_active_event)")
+    assert all(d.endswith(definition) for _, d in partial), partial
 
 
 def test_build_days():

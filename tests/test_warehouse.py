@@ -177,3 +177,19 @@ def test_the_tests_start_their_warehouse_on_a_free_port_when_theirs_is_taken(mon
             monkeypatch.delenv("PULSE_WAREHOUSE_PORT", raising=False)
             cluster.down()
             shutil.rmtree(root, ignore_errors=True)
+
+
+def test_the_local_cluster_sorts_text_by_code_point_on_the_fast_path(warehouse_db):
+    """Collation "C" (byte order, which for UTF-8 is code point order: what C.UTF-8 gives
+    too) is the one PostgreSQL 15 sorts and indexes text on with memcmp and abbreviated
+    keys; character classes stay C.UTF-8's (docs/scale-out.md)."""
+    if os.environ.get("WAREHOUSE_URL"):
+        pytest.skip("WAREHOUSE_URL names a server Pulse did not create")
+    collate, ctype = query(
+        "select datcollate, datctype from pg_database where datname = current_database()")[0]
+    assert (collate, ctype) == ("C", "C.UTF-8")
+    words = ["alpha", "Zeta", "éclair", "Éclair", "a b", "a_b", "10", "9", "ß", "ζ", "😀", ""]
+    values = ", ".join(f"('{w}')" for w in words)
+    in_sql = [r[0] for r in query(f"select w from (values {values}) as v(w) order by w")]
+    assert in_sql == sorted(words)
+    assert scalar("select upper('éclair ß')") == "ÉCLAIR ß"
