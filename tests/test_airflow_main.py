@@ -25,6 +25,10 @@ def test_the_in_process_api_serves_the_sdk_version_alone(monkeypatch: pytest.Mon
     # undone after the test: this process's Airflow stays as installed
     monkeypatch.setattr(execution_app, "create_task_execution_api_app",
                         execution_app.create_task_execution_api_app)
+    # The API checks tokens with Airflow's JWT secret, which only an airflow.cfg that an
+    # `airflow` command wrote holds: in a fresh home (a new clone's `make test-fast`, this
+    # test alone) nothing has written one yet.
+    monkeypatch.setenv("AIRFLOW__API_AUTH__JWT_SECRET", "test-only-secret")
     every_version = [v.value for v in versions.bundle.versions]
     assert len(every_version) > 1 and every_version[0] == API_VERSION
 
