@@ -52,11 +52,14 @@
 
     {% call statement('main') -%}
         {% if not rebuild -%}
-        delete from {{ target }}
-        where {{ unique_key }} in (select {{ unique_key }} from {{ stage }});
-        {% endif -%}
+        {#- in key order, as macros/key_ordered_delete_insert.sql says why -#}
+        {{ pulse_key_ordered_delete(target, stage, unique_key) }}
+        insert into {{ target }} ({{ columns }})
+        select {{ columns }} from {{ stage }} order by {{ unique_key }}
+        {%- else -%}
         insert into {{ target }} ({{ columns }})
         select {{ columns }} from {{ stage }}
+        {%- endif %}
     {%- endcall %}
 
     {% if rebuild %}

@@ -15,7 +15,7 @@
     config(
         materialized='incremental',
         unique_key='event_id',
-        incremental_strategy='delete+insert',
+        incremental_strategy='key_ordered_delete_insert',
         indexes=[
             {'columns': ['event_id'], 'unique': True},
             {'columns': ['_updated_at']},
