@@ -90,8 +90,9 @@ def bench_xl(seed: int, scale: float, data_dir: Path) -> dict:
     stages["score"] = _run_stage("score", landing, day)
     # A night comes a day after the one before, when autovacuum has long since finished
     # with the month's new tables; straight after the month it has not even started on
-    # some (40 GB of them at scale 1: throttled, it ran 9 minutes and more), and a worker
-    # beside the night on 2 cores took a third of it (docs/scale-out.md). The vacuum is
+    # some (40 GB of them at scale 1: throttled, it ran 9 minutes and more), and with its
+    # workers beside it on 2 cores one code's night took 79 s once and 110 s another time
+    # (docs/scale-out.md). The vacuum is
     # done here in the foreground, unthrottled, and timed as its own stage: not part of
     # the month's four, and not left to slow the night.
     stages["vacuum"] = _run_stage("vacuum", landing, day)
