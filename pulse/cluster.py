@@ -29,8 +29,6 @@ INSTALL_HINT = (
     "WAREHOUSE_URL=postgresql://user:password@host:port/dbname."
 )
 
-# Settings for a single-user analytics sandbox: bulk loads and big sorts matter, and a
-# crash can be recovered by re-running the pipeline, so commits need not wait for fsync.
 # Collation "C" sorts as C.UTF-8 does (code point order, which is UTF-8's byte order),
 # but PostgreSQL 15 compares text with memcmp and sorts it on abbreviated keys only under
 # "C": text sorts and text index builds (event ids, user ids) run 2-3x faster
@@ -38,6 +36,8 @@ INSTALL_HINT = (
 # initializes its servers with the same arguments (POSTGRES_INITDB_ARGS).
 INITDB_LOCALE = ("--encoding=UTF8", "--locale=C.UTF-8", "--lc-collate=C")
 
+# Settings for a single-user analytics sandbox: bulk loads and big sorts matter, and a
+# crash can be recovered by re-running the pipeline, so commits need not wait for fsync.
 SERVER_SETTINGS = {
     "listen_addresses": "'127.0.0.1'",
     "unix_socket_directories": "''",
