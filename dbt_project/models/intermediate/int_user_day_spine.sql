@@ -7,9 +7,13 @@
 
 with
 
+-- in key order, so the grid comes out in (tenant_id, user_id, snapshot_date) order and
+-- the sort the ML snapshots' rolling windows put on it finds its input in order already
+-- (0.3 s instead of 1.5 s at the xl bench's size, docs/incremental.md)
 users as (
 
     select * from {{ ref('dim_users') }}
+    order by tenant_id, user_id
 
 ),
 

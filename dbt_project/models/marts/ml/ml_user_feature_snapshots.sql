@@ -14,10 +14,11 @@
   starts from the user's state before those days: the stored row of the day before
   them, and the features first used before them (int_user_feature_first_use), so no
   earlier day of activity is read again. The rows of the days in between keep their
-  stored features and get their labels again, from the same running total of active
-  days; those whose next {{ horizon }} days are not all loaded yet keep their stored rows,
-  unwritten (null labels before and after). Nothing when nothing is new. A full refresh
-  is the same SQL with both days at -infinity.
+  stored features and get their labels again, from the running total of active days the
+  rolling windows use (their days are among the context days); those whose next
+  {{ horizon }} days are not all loaded yet keep their stored rows, unwritten (null labels
+  before and after). Nothing when nothing is new. A full refresh is the same SQL with
+  both days at -infinity.
   Rolling windows run over a dense user x day spine, so "the last 7 days" is "the last 7
   rows": a running total less the running total 7 rows back; distinct-feature counts use
   +1 / -1 steps, like MAU in fct_daily_tenant_activity. What a row takes from its tenant
@@ -42,7 +43,7 @@
 {#- the longest rolling window below (last_30) reaches 29 days back -#}
 {%- set context_days = 30 -%}
 {%- if context_days < horizon -%}
-    {#- the label days' tenant rows come from the days the rolling windows read -#}
+    {#- the label days' rows and tenant rows come from the days the rolling windows read -#}
     {{ exceptions.raise_compiler_error('ml_user_feature_snapshots: context_days < churn_horizon_days') }}
 {%- endif -%}
 {%- set window_from = pulse_snapshot_window_from(horizon) -%}
@@ -288,7 +289,14 @@ rolled as (
         session_seconds_cum - lag(session_seconds_cum, 30, 0::numeric) over by_day
             as session_seconds_last_30,
         breadth_30_cum as features_used_last_30,
-        prior_features_used + breadth_to_date_cum as features_used_to_date
+        prior_features_used + breadth_to_date_cum as features_used_to_date,
+        -- labels: the active days among the next {{ horizon }}, known once they are all
+        -- loaded (the spine has one row per day: the running total {{ horizon }} rows on,
+        -- less today's)
+        lead(active_days_cum, {{ horizon }}) over by_day is not null
+            as next_{{ horizon }}_days_loaded,
+        lead(active_days_cum, {{ horizon }}) over by_day - active_days_cum
+            as active_days_next_{{ horizon }}
     from cumulative
     window by_day as (partition by tenant_id, user_id order by snapshot_date)
 
@@ -472,7 +480,9 @@ computed_rows as (
             {{ health_recency_points('features.days_since_active', w.recency) }}
             + {{ health_trend_points('features.active_days_last_14', 'features.active_days_prior_14', w.trend) }}
             + {{ health_ratio_points('features.features_used_last_30', 'coalesce(plan_breadth.typical_features_used, 1)', w.breadth) }}
-        )::int as rule_health_score
+        )::int as rule_health_score,
+        features.next_{{ horizon }}_days_loaded,
+        features.active_days_next_{{ horizon }}
     from features
     left join plan_breadth
         on features.snapshot_date = plan_breadth.snapshot_date
@@ -493,59 +503,54 @@ computed_rows as (
     'tenant_activity_trend', 'rule_health_score',
 ] %}
 
--- the days between window_from and feature_from: new data changes only their labels
+{%- set label_columns = ['next_' ~ horizon ~ '_days_loaded', 'active_days_next_' ~ horizon] %}
+
+-- the days between window_from and feature_from: new data changes only their labels,
+-- and only those whose next {{ horizon }} days are all loaded get any; the others keep
+-- their stored rows, unwritten (null labels before and after; the spine runs to the last
+-- loaded day for every user, so this holds for all of a day's rows or none)
 all_rows as (
 
     -- both sides by the one list of names, so they line up column for column
-    select {{ feature_columns | join(', ') }}
+    select {{ (feature_columns + label_columns) | join(', ') }}
     from computed_rows
     {%- if keeps_rows %}
 
     union all
 
-    select {{ feature_columns | join(', ') }}
-    from {{ this }}
-    where snapshot_date >= {{ window_from }}
-        and snapshot_date < {{ feature_from }}
-    {%- endif %}
-
-),
-
--- labels: the next {{ horizon }} days, known only once they are all loaded (one row per
--- day, so the active days among them are the running total {{ horizon }} rows on, less
--- today's)
-labelled as (
-
     select
-        all_rows.*,
-        lead(active_days_to_date, {{ horizon }}) over by_day is not null
-            as next_{{ horizon }}_days_loaded,
-        lead(active_days_to_date, {{ horizon }}) over by_day - active_days_to_date
-            as active_days_next_{{ horizon }}
-    from all_rows
-    window by_day as (partition by tenant_id, user_id order by snapshot_date)
+        {%- for column in feature_columns %}
+        stored.{{ column }},
+        {%- endfor %}
+        {%- for column in label_columns %}
+        relabelled.{{ column }}{{ ',' if not loop.last }}
+        {%- endfor %}
+    from rolled as relabelled
+    inner join {{ this }} as stored
+        on relabelled.tenant_id = stored.tenant_id
+        and relabelled.user_id = stored.user_id
+        and relabelled.snapshot_date = stored.snapshot_date
+    where relabelled.snapshot_date >= {{ window_from }}
+        and relabelled.snapshot_date < {{ feature_from }}
+        and relabelled.next_{{ horizon }}_days_loaded
+        and stored.snapshot_date >= {{ window_from }}
+        and stored.snapshot_date < {{ feature_from }}
+    {%- endif %}
 
 )
 
 select
     {%- for column in feature_columns %}
-    labelled.{{ column }},
+    all_rows.{{ column }},
     {%- endfor %}
     -- labels (null until the {{ horizon }} days after snapshot_date are loaded)
-    case when labelled.next_{{ horizon }}_days_loaded
-        then labelled.active_days_next_{{ horizon }} = 0 end as churned_next_{{ horizon }}d,
-    case when labelled.next_{{ horizon }}_days_loaded
-        then coalesce(plan_ahead.best_plan_rank > labelled.tenant_plan_rank, false)
+    case when all_rows.next_{{ horizon }}_days_loaded
+        then all_rows.active_days_next_{{ horizon }} = 0 end as churned_next_{{ horizon }}d,
+    case when all_rows.next_{{ horizon }}_days_loaded
+        then coalesce(plan_ahead.best_plan_rank > all_rows.tenant_plan_rank, false)
     end as upgraded_next_{{ horizon }}d,
     now() as _updated_at
-from labelled
+from all_rows
 left join tenant_plan_ahead as plan_ahead
-    on labelled.tenant_id = plan_ahead.tenant_id
-    and labelled.snapshot_date = plan_ahead.snapshot_date
-{%- if keeps_rows %}
--- a day before feature_from whose next {{ horizon }} days are not all loaded keeps its
--- stored row: its features did not change and its labels stay null (the spine runs to
--- the last loaded day for every user, so this holds for all of a day's rows or none)
-where labelled.snapshot_date >= {{ feature_from }}
-    or labelled.next_{{ horizon }}_days_loaded
-{%- endif %}
+    on all_rows.tenant_id = plan_ahead.tenant_id
+    and all_rows.snapshot_date = plan_ahead.snapshot_date
