@@ -80,21 +80,41 @@
 {#- `date_column`, when the keys hold an event day, bounds both sides of the join to the
     days the new rows touch (pulse_first_new_event_date). -#}
 {% macro pulse_rows_touched_by_new_data(relation, keys, date_column=none) -%}
+    {%- if not is_incremental() %}
     select {{ relation }}.*
     from {{ relation }}
-    {%- if is_incremental() %}
-    {%- set from_day = pulse_first_new_event_date() if date_column else none %}
+    {%- elif date_column %}
+    {%- set from_day = pulse_first_new_event_date() %}
+    {#- Keys with an event day (a model of one row per user and day): a join with the
+        touched keys in key order rather than `(keys) in (...)`. The planner then probes
+        the keys' index in that order and knows its output comes in it, so the model
+        aggregates what it read without sorting it (fct_daily_user_activity's night at
+        the xl bench's size: 1.98 M events, 2.9 s -> 1.4 s; docs/incremental.md "A
+        night's reads in key order"). Equal to the semijoin: the keys are distinct, and a
+        null key matches nothing either way. Other keys (a session, a user) keep the
+        semijoin: joined, int_sessions_client's estimate grew and its plan turned to a
+        hash join over a scan of every session's events. #}
+    select {{ relation }}.*
+    from (
+        select distinct {{ keys | join(', ') }}
+        from {{ relation }}
+        where {{ pulse_new_rows() }}
+            and {{ date_column }} >= {{ from_day }}
+        order by {{ keys | join(', ') }}
+    ) as touched
+    inner join {{ relation }}
+        on {% for key in keys -%}
+            {{ relation }}.{{ key }} = touched.{{ key }}{{ ' and ' if not loop.last }}
+        {%- endfor %}
+    where {{ relation }}.{{ date_column }} >= {{ from_day }}
+    {%- else %}
+    select {{ relation }}.*
+    from {{ relation }}
     where ({{ keys | join(', ') }}) in (
         select {{ keys | join(', ') }}
         from {{ relation }}
         where {{ pulse_new_rows() }}
-        {%- if date_column %}
-            and {{ date_column }} >= {{ from_day }}
-        {%- endif %}
     )
-    {%- if date_column %}
-        and {{ date_column }} >= {{ from_day }}
-    {%- endif %}
     {%- endif %}
 {%- endmacro %}
 
