@@ -7,11 +7,13 @@ from __future__ import annotations
 import shutil
 from datetime import date
 
+import pytest
+
 from generators import generate
 from pulse import loader, migrate, warehouse
 from pulse.config import settings
 from pulse.privacy import retention
-from tests.conftest import query, scalar
+from tests.conftest import NO_TESTS, pulse_cli, query, scalar
 
 START = date(2026, 1, 28)  # six days across the January / February boundary
 
@@ -123,3 +125,25 @@ def test_retention_drops_an_expired_month_and_deletes_rows_of_a_partial_one(
     # a second purge finds nothing more, and drops nothing
     again = retention.purge(as_of=date(2026, 2, 3), log=lambda _m: None)
     assert {r["table"]: r["rows_removed"] for r in again}["raw.events"] == 0
+
+
+@pytest.mark.dbt_build
+def test_an_unpartitioned_fct_events_is_rebuilt_whole(clean_warehouse, tmp_path):
+    """A fct_events table as an earlier version wrote it (not partitioned) is rebuilt by
+    the next incremental run from every staged row, not from the night's new ones alone
+    (macros/is_incremental.sql)."""
+    _load(tmp_path)
+    pulse_cli("dbt", "build", "--quiet", "--select", "+fct_events", *NO_TESTS)
+    built = query("select event_id, event_date, session_id from marts.fct_events order by 1")
+    assert len(built) > 100
+    with warehouse.transaction() as conn, conn.cursor() as cur:
+        cur.execute("create table marts.fct_events_plain as select * from marts.fct_events")
+        cur.execute("drop table marts.fct_events cascade")
+        cur.execute("alter table marts.fct_events_plain rename to fct_events")
+    assert scalar("select relkind from pg_class where oid = 'marts.fct_events'::regclass") == "r"
+
+    pulse_cli("dbt", "build", "--quiet", "--select", "fct_events", *NO_TESTS)
+
+    assert scalar("select relkind from pg_class where oid = 'marts.fct_events'::regclass") == "p"
+    assert query(
+        "select event_id, event_date, session_id from marts.fct_events order by 1") == built

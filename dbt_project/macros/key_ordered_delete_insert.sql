@@ -7,6 +7,11 @@
   consecutive keys share leaf pages, and the insert's uniqueness checks find the leaves
   the delete has just read (docs/incremental.md, "A night's writes in key order").
   `partitioned_incremental` writes the same way.
+
+  Config `replaces_flag` (a boolean column of the model): only the keys of rows where it
+  is true or null (unknown) are deleted first; a row where it is false says no row of its
+  key is stored (docs/incremental.md "Deleting only what is replaced"). Without it, every
+  key is.
 -#}
 {% macro get_incremental_key_ordered_delete_insert_sql(arg_dict) -%}
     {%- set target = arg_dict["target_relation"] -%}
@@ -17,18 +22,23 @@
             "key_ordered_delete_insert needs unique_key to be one column, not " ~ key) }}
     {%- endif -%}
     {%- set columns = get_quoted_csv(arg_dict["dest_columns"] | map(attribute="name")) -%}
-    {{ pulse_key_ordered_delete(target, source, key) }}
+    {{ pulse_key_ordered_delete(target, source, key, config.get('replaces_flag')) }}
     insert into {{ target }} ({{ columns }})
     select {{ columns }} from {{ source }} order by {{ key }}
 {%- endmacro %}
 
-{#- Delete the rows of `target` whose `key` is in `source`, probing the key's index in
-    key order (a nested loop; hash and merge joins are off for this statement alone). -#}
-{% macro pulse_key_ordered_delete(target, source, key) -%}
+{#- Delete the rows of `target` whose `key` is in `source` (those where the boolean column
+    `replaces_flag` of `source` is not false, if given), probing the key's index in key order
+    (a nested loop; hash and merge joins are off for this statement alone). -#}
+{% macro pulse_key_ordered_delete(target, source, key, replaces_flag=none) -%}
     set local enable_hashjoin = off;
     set local enable_mergejoin = off;
     delete from {{ target }} as stored
-    using (select distinct {{ key }} from {{ source }} order by 1) as staged
+    using (
+        select distinct {{ key }} from {{ source }}
+        {%- if replaces_flag %} where {{ replaces_flag }} is not false{% endif %}
+        order by 1
+    ) as staged
     where stored.{{ key }} = staged.{{ key }};
     reset enable_hashjoin;
     reset enable_mergejoin;

@@ -6,7 +6,9 @@
 
   Config: `partition_by` (a date column), `unique_key` (one column), `indexes` (created on
   the parent; PostgreSQL creates them on every partition), `partitions_ahead` (months
-  created past the newest row, default 1). The model's rows are staged in a temporary
+  created past the newest row, default 1), `replaces_flag` (a boolean column the model
+  selects only when incremental, not in its contract: only the keys of rows where it is
+  not false are deleted before the insert; macros/key_ordered_delete_insert.sql). The model's rows are staged in a temporary
   table; the months they fall in (and the months ahead) get their partitions, in schema
   `<schema>_partitions`, which nobody is granted (reads go through the parent, where the
   grants and row-level security are); then the rows are upserted on unique_key. A full
@@ -53,7 +55,7 @@
     {% call statement('main') -%}
         {% if not rebuild -%}
         {#- in key order, as macros/key_ordered_delete_insert.sql says why -#}
-        {{ pulse_key_ordered_delete(target, stage, unique_key) }}
+        {{ pulse_key_ordered_delete(target, stage, unique_key, config.get('replaces_flag')) }}
         insert into {{ target }} ({{ columns }})
         select {{ columns }} from {{ stage }} order by {{ unique_key }}
         {%- else -%}

@@ -31,7 +31,7 @@ events as not materialized (
 
 session_events as (
 
-    {{ pulse_rows_touched_by_new_data('events', ['session_id']) }}
+    {{ pulse_rows_touched_by_new_data('events', ['session_id'], probe_each_key=true) }}
 
 )
 

@@ -11,11 +11,15 @@
   event_name for int_user_consent_changes, which reads the few consent events every
   night (docs/incremental.md).
 -#}
+{#- on_schema_change: a warehouse staged before _may_replace existed gets the column,
+    null (unknown) in its rows, whose ids are then deleted first as every id used to be. -#}
 {{
     config(
         materialized='incremental',
         unique_key='event_id',
         incremental_strategy='key_ordered_delete_insert',
+        replaces_flag='_may_replace',
+        on_schema_change='append_new_columns',
         indexes=[
             {'columns': ['event_id'], 'unique': True},
             {'columns': ['_updated_at']},
@@ -59,6 +63,20 @@ new_keys as (
 
 -- The ids with more than one copy to choose from: repeated among the new copies, or
 -- already staged. Nearly every id has one copy, and only these are ranked.
+{% if is_incremental() %}
+-- The new ids already staged. The staged key index is probed in key order, as the write
+-- probes it (a night's ids are random and the index outgrows the cache: in hash order
+-- nearly every probe reads a leaf page of its own; macros/key_ordered_delete_insert.sql).
+staged_ids as (
+
+    select staged.event_id
+    from (select distinct event_id from new_keys order by event_id) as new_ids
+    inner join {{ this }} as staged
+        on staged.event_id = new_ids.event_id
+
+),
+{% endif %}
+
 contested_ids as (
 
     select event_id
@@ -69,13 +87,7 @@ contested_ids as (
     {% if is_incremental() %}
     union
 
-    -- the staged key index probed in key order, as the write probes it (a night's ids are
-    -- random and the index outgrows the cache: in hash order nearly every probe reads a
-    -- leaf page of its own; macros/key_ordered_delete_insert.sql)
-    select staged.event_id
-    from (select distinct event_id from new_keys order by event_id) as new_ids
-    inner join {{ this }} as staged
-        on staged.event_id = new_ids.event_id
+    select event_id from staged_ids
     {% endif %}
 
 ),
@@ -175,6 +187,15 @@ renamed as (
 
         batch_id as _batch_id,
         line_number as _line_number,
+        -- whether an earlier row of this id may exist, here or downstream: a copy that won
+        -- over one staged before, or any row of a full build (which cannot tell). Only
+        -- those ids are deleted before the insert, here and in fct_events; the others
+        -- are new (docs/incremental.md "Deleting only what is replaced").
+        {% if is_incremental() -%}
+        event_id in (select event_id from staged_ids)
+        {%- else -%}
+        true
+        {%- endif %} as _may_replace,
         now() as _updated_at
     from winners
 

@@ -27,6 +27,7 @@
         materialized='partitioned_incremental',
         partition_by='event_date',
         unique_key='event_id',
+        replaces_flag='_may_replace',
         indexes=[
             {'columns': ['event_id', 'event_date'], 'unique': True},
             {'columns': ['_updated_at']},
@@ -102,6 +103,11 @@ enriched as (
         staged.last_touch_channel,
         staged.properties,
         now() as _updated_at
+        {%- if is_incremental() %},
+        -- which rows may replace a stored one (stg_pulse__events): the write deletes only
+        -- their ids first; not a column of the table (the contract leaves it out)
+        staged._may_replace
+        {%- endif %}
     from staged
     left join event_catalog
         on staged.event_name = event_catalog.event_name
