@@ -115,8 +115,8 @@
         the xl bench's size: 1.98 M events, 2.9 s -> 1.4 s; docs/incremental.md "A
         night's reads in key order"). Equal to the semijoin: the keys are distinct, and a
         null key matches nothing either way. Other keys (a session, a user) keep the
-        semijoin: joined, int_sessions_client's estimate grew and its plan turned to a
-        hash join over a scan of every session's events. #}
+        semijoin, or probe each key: joined this way, int_sessions_client's estimate grew
+        and its plan turned to a hash join over a scan of every session's events. #}
     select {{ relation }}.*
     from (
         select distinct {{ keys | join(', ') }}

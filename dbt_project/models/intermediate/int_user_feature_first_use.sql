@@ -1,7 +1,11 @@
-{#- One row per user and feature they have used: when they first used it, and how many
-    days after their signup day that was. Feeds cumulative adoption and time to adopt.
+{#- One row per user and feature they have used: when they first used it. Feeds
+    cumulative adoption and time to adopt (feature_adoption_monthly, which takes the
+    signup day from dim_users), and the ML snapshots' features used to date.
     A table: feature_adoption_monthly, the ML adoption snapshots and this model's tests
-    each aggregated every feature-day again through the view (docs/incremental.md). -#}
+    each aggregated every feature-day again through the view (docs/incremental.md).
+    Read from int_user_feature_days alone, not dim_users: dim_users is built from
+    fct_daily_user_activity, and waiting for it put this model, and the ML snapshots
+    after it, 2 s later on the night's longest chain of models (docs/scale-out.md). -#}
 {{ config(materialized='table',
           indexes=[{'columns': ['tenant_id', 'user_id', 'feature_name'], 'unique': True}]) }}
 
@@ -10,12 +14,6 @@ with
 feature_days as (
 
     select * from {{ ref('int_user_feature_days') }}
-
-),
-
-users as (
-
-    select * from {{ ref('dim_users') }}
 
 ),
 
@@ -33,15 +31,10 @@ first_use as (
 )
 
 select
-    first_use.tenant_id,
-    first_use.user_id,
-    first_use.feature_name,
-    first_use.first_used_at,
-    first_use.first_used_date,
-    date_trunc('month', first_use.first_used_date)::date as first_used_month,
-    users.signup_date,
-    first_use.first_used_date - users.signup_date as days_from_signup_to_first_use
+    tenant_id,
+    user_id,
+    feature_name,
+    first_used_at,
+    first_used_date,
+    date_trunc('month', first_used_date)::date as first_used_month
 from first_use
-left join users
-    on first_use.tenant_id = users.tenant_id
-    and first_use.user_id = users.user_id

@@ -36,6 +36,28 @@ first_uses as (
 
 ),
 
+users as (
+
+    select * from {{ ref('dim_users') }}
+
+),
+
+-- days from the signup day to the first use (0 when used on the signup day); null for
+-- a user dim_users does not hold
+first_use_delays as (
+
+    select
+        first_uses.tenant_id,
+        first_uses.feature_name,
+        first_uses.first_used_month,
+        first_uses.first_used_date - users.signup_date as days_from_signup_to_first_use
+    from first_uses
+    left join users
+        on first_uses.tenant_id = users.tenant_id
+        and first_uses.user_id = users.user_id
+
+),
+
 last_loaded as (
 
     select
@@ -123,13 +145,13 @@ adopted_to_date as (
         spine.activity_month,
         count(*)::int as cumulative_adopters,
         percentile_cont(0.5) within group (
-            order by first_uses.days_from_signup_to_first_use
+            order by first_use_delays.days_from_signup_to_first_use
         ) as median_days_to_first_use
     from spine
-    inner join first_uses
-        on spine.tenant_id = first_uses.tenant_id
-        and spine.feature_name = first_uses.feature_name
-        and first_uses.first_used_month <= spine.activity_month
+    inner join first_use_delays
+        on spine.tenant_id = first_use_delays.tenant_id
+        and spine.feature_name = first_use_delays.feature_name
+        and first_use_delays.first_used_month <= spine.activity_month
     group by spine.tenant_id, spine.feature_name, spine.activity_month
 
 )
