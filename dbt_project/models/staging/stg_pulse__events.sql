@@ -63,19 +63,27 @@ new_keys as (
 
 -- The ids with more than one copy to choose from: repeated among the new copies, or
 -- already staged. Nearly every id has one copy, and only these are ranked.
-{% if is_incremental() %}
--- The new ids already staged. The staged key index is probed in key order, as the write
--- probes it (a night's ids are random and the index outgrows the cache: in hash order
--- nearly every probe reads a leaf page of its own; macros/key_ordered_delete_insert.sql).
+-- The new ids already staged (none on a full build). The staged key index is probed in
+-- key order, as the write probes it (a night's ids are random and the index outgrows the
+-- cache: in hash order nearly every probe reads a leaf page of its own;
+-- macros/key_ordered_delete_insert.sql).
 staged_ids as (
 
+    {% if is_incremental() %}
     select staged.event_id
-    from (select distinct event_id from new_keys order by event_id) as new_ids
+    from (
+        select distinct event_id
+        from new_keys
+        order by event_id
+    ) as new_ids
     inner join {{ this }} as staged
-        on staged.event_id = new_ids.event_id
+        on new_ids.event_id = staged.event_id
+    {% else %}
+    select null::text as event_id
+    where false
+    {% endif %}
 
 ),
-{% endif %}
 
 contested_ids as (
 
@@ -84,11 +92,9 @@ contested_ids as (
     group by event_id
     having count(*) > 1
 
-    {% if is_incremental() %}
     union
 
     select event_id from staged_ids
-    {% endif %}
 
 ),
 
