@@ -8,12 +8,13 @@
   the parent; PostgreSQL creates them on every partition), `partitions_ahead` (months
   created past the newest row, default 1), `replaces_flag` (a boolean column the model
   selects only when incremental, not in its contract: only the keys of rows where it is
-  not false are deleted before the insert; macros/key_ordered_delete_insert.sql). The model's rows are staged in a temporary
-  table; the months they fall in (and the months ahead) get their partitions, in schema
-  `<schema>_partitions`, which nobody is granted (reads go through the parent, where the
-  grants and row-level security are); then the rows are upserted on unique_key. A full
-  refresh, a missing relation or a relation that is not partitioned recreates the parent
-  first. `is_incremental()` is true as for the `incremental` materialization
+  not false are deleted before the insert; macros/key_ordered_delete_insert.sql). The
+  model's rows are staged in a temporary table; the months they fall in (and the months
+  ahead) get their partitions, in schema `<schema>_partitions`, which nobody is granted
+  (reads go through the parent, where the grants and row-level security are); then the
+  rows are upserted on unique_key. A full refresh, a missing relation or a relation that
+  is not partitioned recreates the parent first. `is_incremental()` is true as for the
+  `incremental` materialization, and false where this one rebuilds
   (macros/is_incremental.sql).
 -#}
 {% materialization partitioned_incremental, adapter='postgres' -%}

@@ -12,7 +12,10 @@
   Stored partitioned by month of event_date (macros/partitioned_incremental.sql), so a
   night's reads and writes touch one or two partitions. A unique index on a partitioned
   table must hold the partition key: (event_id, event_date); event_id stays unique
-  because the upsert deletes by event_id alone, in whichever partition the old row is.
+  because the upsert deletes by event_id alone, in whichever partition the old row is
+  (the ids staging marks as possibly replacing a stored row, `_may_replace`:
+  docs/incremental.md "Deleting only what is replaced"; the star suite checks that no
+  event_id is on two days).
 
   Each index is read by a night (docs/incremental.md, "Indexes a night pays for"): the
   key by the upsert, `_updated_at` by every downstream window, (tenant, user, day) by the
