@@ -61,8 +61,6 @@ new_keys as (
 
 ),
 
--- The ids with more than one copy to choose from: repeated among the new copies, or
--- already staged. Nearly every id has one copy, and only these are ranked.
 -- The new ids already staged (none on a full build). The staged key index is probed in
 -- key order, as the write probes it (a night's ids are random and the index outgrows the
 -- cache: in hash order nearly every probe reads a leaf page of its own;
@@ -85,6 +83,8 @@ staged_ids as (
 
 ),
 
+-- The ids with more than one copy to choose from: repeated among the new copies, or
+-- already staged. Nearly every id has one copy, and only these are ranked.
 contested_ids as (
 
     select event_id
