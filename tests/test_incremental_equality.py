@@ -147,16 +147,19 @@ def assert_fct_events_partitioned() -> None:
         f"select tenant_id, count(*) from marts.fct_events where event_date = '{last}'"
         " group by tenant_id")
     assert night == {f"fct_events_{last:%Y_%m}"}, night
-    # int_sessions_inferred reads a touched user's session-less active events through a
-    # partial index (macros/partial_index.sql), on every partition, those made later too
+    # the partial indexes (macros/partial_index.sql) are on every partition, those made
+    # later too: int_sessions_inferred reads a touched user's session-less active events
+    # through one, ml_tenant_feature_snapshots the support events through the other
     partial = query(
         "select c.relname, pg_get_indexdef(x.indexrelid) from pg_inherits i"
         " join pg_class c on c.oid = i.inhrelid join pg_index x on x.indrelid = c.oid"
         " where i.inhparent = 'marts.fct_events'::regclass and x.indpred is not null")
-    assert {name for name, _ in partial} == partitions, partial
-    definition = ("(tenant_id, user_id, event_at, event_id)"
-                  " WHERE ((session_id IS NULL) AND is_active_event)")
-    assert all(d.endswith(definition) for _, d in partial), partial
+    definitions = ["(tenant_id, user_id, event_at, event_id)"
+                   " WHERE ((session_id IS NULL) AND is_active_event)",
+                   "(tenant_id, event_date) WHERE (event_category = 'support'::text)"]
+    found = {(name, d) for name, index in partial for d in definitions if index.endswith(d)}
+    assert found == {(name, d) for name in partitions for d in definitions}, partial
+    assert len(partial) == len(found), partial
 
 
 def test_build_days():
