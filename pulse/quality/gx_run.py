@@ -8,6 +8,7 @@ never validates should not pay.
 from __future__ import annotations
 
 import logging
+import threading
 import warnings
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -52,12 +53,30 @@ def _gx_context():
     return _context
 
 
+def import_gx_in_background() -> threading.Thread:
+    """Start importing GX on a thread of its own. The import is seconds of CPU in Python;
+    a gate's first steps (the quarantine report, the first profiles) are seconds of
+    waiting on PostgreSQL with the GIL released, so on a second core the two overlap
+    (docs/incremental.md, "The gate's star suite"). run_suite's own import waits for this
+    one on the module's import lock, and raises what it raised, if anything."""
+
+    def _import() -> None:
+        try:
+            import great_expectations  # noqa: F401
+        except Exception:  # run_suite imports it again, in its own thread, and raises it
+            log.debug("importing great_expectations in the background failed", exc_info=True)
+
+    thread = threading.Thread(target=_import, name="import-gx", daemon=True)
+    thread.start()
+    return thread
+
+
 def _connection_string() -> str:
     url = settings().warehouse().url()
     return "postgresql+psycopg2://" + url.split("://", 1)[1]
 
 
-def _materialize(suite: Suite) -> None:
+def materialize_profiles(suite: Suite) -> None:
     """Compute each profile asset once, in one transaction, into quality.profile_<asset>."""
     profiles = [a for a in suite.assets.values() if a.materialize]
     if not profiles:
@@ -103,15 +122,19 @@ _run_counter = 0
 
 
 def run_suite(suite: Suite, scope: Scope, run_id: str,
-              log_line: Callable[[str], None] = log.info) -> SuiteResult:
-    """Validate every asset of one suite, record the results, refresh the Data Docs."""
-    import great_expectations as gx
-
+              log_line: Callable[[str], None] = log.info,
+              profiles_ready: bool = False) -> SuiteResult:
+    """Validate every asset of one suite, record the results, refresh the Data Docs.
+    Its profiles are computed first, unless the caller did (`profiles_ready`)."""
     global _run_counter
     _run_counter += 1
     result = SuiteResult(suite, run_id, scope.day, scope.to_json(suite.name),
                           datetime.now(UTC))
-    _materialize(suite)
+    if not profiles_ready:
+        materialize_profiles(suite)
+    # after the profiles: while they run, GX may still be importing (import_gx_in_background)
+    import great_expectations as gx
+
     ctx = _gx_context()
     datasource = ctx.data_sources.add_postgres(
         f"warehouse_{_run_counter}", connection_string=_connection_string())
