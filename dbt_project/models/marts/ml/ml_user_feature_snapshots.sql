@@ -170,35 +170,37 @@ session_days as (
 feature_uses as (
 
     select
-        feature_days.tenant_id,
-        feature_days.user_id,
-        feature_days.feature_name,
-        feature_days.activity_date,
-        lead(feature_days.activity_date) over (
-            partition by feature_days.tenant_id, feature_days.user_id, feature_days.feature_name
-            order by feature_days.activity_date
-        ) as next_use_date,
-        feature_days.activity_date = first_uses.first_used_date as is_first_use
+        tenant_id,
+        user_id,
+        activity_date,
+        lead(activity_date) over (
+            partition by tenant_id, user_id, feature_name
+            order by activity_date
+        ) as next_use_date
     from feature_days
-    left join first_uses
-        on feature_days.tenant_id = first_uses.tenant_id
-        and feature_days.user_id = first_uses.user_id
-        and feature_days.feature_name = first_uses.feature_name
 
 ),
 
+-- the breadth's steps, and +1 to the features used to date on each feature's first day
+-- (its first use day is one of the feature days read when it is in the context days;
+-- those before them are prior_feature_counts), taken from the first uses themselves
+-- rather than by joining each feature day with its feature's first use
 breadth_steps as (
 
     select tenant_id, user_id, step_date, sum(breadth_30_step) as breadth_30_step,
         sum(breadth_to_date_step) as breadth_to_date_step
     from (
         select tenant_id, user_id, activity_date as step_date, 1 as breadth_30_step,
-            case when is_first_use then 1 else 0 end as breadth_to_date_step
+            0 as breadth_to_date_step
         from feature_uses
         union all
         select tenant_id, user_id, least(activity_date + 30, coalesce(next_use_date, activity_date + 30)),
             -1, 0
         from feature_uses
+        union all
+        select tenant_id, user_id, first_used_date, 0, 1
+        from first_uses
+        where first_used_date >= {{ context_from }}
     ) as steps
     group by tenant_id, user_id, step_date
 
