@@ -135,3 +135,26 @@
 {% macro activity_trend(recent, prior) -%}
     round(({{ recent }} - {{ prior }})::numeric / nullif({{ recent }} + {{ prior }}, 0), 4)
 {%- endmacro %}
+
+{#- The breadth input of both health scores: per `grain` (e.g. ['tenant_id', 'user_id']),
+    the distinct features used in the `breadth_window_days` days ending at as_of_date.
+    Each feature once per grain, then a count: hashed, where count(distinct) sorted every
+    feature day of the window (docs/incremental.md, "Marts rebuilt whole"). -#}
+{% macro health_features_used(feature_days, as_of, grain) -%}
+    {%- set s = health_settings() -%}
+    select
+        {{ grain | join(',\n        ') }},
+        count(*)::int as features_used_last_30
+    from (
+        select distinct
+            {%- for column in grain %}
+            {{ feature_days }}.{{ column }},
+            {%- endfor %}
+            {{ feature_days }}.feature_name
+        from {{ feature_days }}
+        cross join {{ as_of }}
+        where {{ feature_days }}.activity_date > {{ as_of }}.as_of_date - {{ s.breadth_window_days }}
+            and {{ feature_days }}.activity_date <= {{ as_of }}.as_of_date
+    ) as used
+    group by {{ grain | join(', ') }}
+{%- endmacro %}

@@ -60,23 +60,9 @@ recent_activity as (
 
 ),
 
--- each feature a tenant used in the window once, then a count: hashed, where
--- count(distinct) sorted every feature day of the window
 recent_features as (
 
-    select
-        tenant_id,
-        count(*)::int as features_used_last_30
-    from (
-        select distinct
-            feature_days.tenant_id,
-            feature_days.feature_name
-        from feature_days
-        cross join as_of
-        where feature_days.activity_date > as_of.as_of_date - {{ s.breadth_window_days }}
-            and feature_days.activity_date <= as_of.as_of_date
-    ) as used
-    group by tenant_id
+    {{ health_features_used('feature_days', 'as_of', ['tenant_id']) }}
 
 ),
 

@@ -58,27 +58,9 @@ recent_activity as (
 
 ),
 
--- each feature a user used in the window once, then a count: hashed, where
--- count(distinct) sorted the window's 640,000 feature days, to disk (the model's query
--- on the xl night 1.5-1.7 s before, 0.9-1.0 s after; docs/incremental.md, "Marts
--- rebuilt whole")
 recent_features as (
 
-    select
-        tenant_id,
-        user_id,
-        count(*)::int as features_used_last_30
-    from (
-        select distinct
-            feature_days.tenant_id,
-            feature_days.user_id,
-            feature_days.feature_name
-        from feature_days
-        cross join as_of
-        where feature_days.activity_date > as_of.as_of_date - {{ s.breadth_window_days }}
-            and feature_days.activity_date <= as_of.as_of_date
-    ) as used
-    group by tenant_id, user_id
+    {{ health_features_used('feature_days', 'as_of', ['tenant_id', 'user_id']) }}
 
 ),
 
