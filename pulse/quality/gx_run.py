@@ -57,7 +57,7 @@ def import_gx_in_background() -> threading.Thread:
     """Start importing GX on a thread of its own. The import is seconds of CPU in Python;
     a gate's first steps (the quarantine report, the first profiles) are seconds of
     waiting on PostgreSQL with the GIL released, so on a second core the two overlap
-    (docs/incremental.md, "The gate's star suite"). run_suite's own import waits for this
+    (docs/incremental.md, "The gate's own time"). run_suite's own import waits for this
     one on the module's import lock, and raises what it raised, if anything."""
 
     def _import() -> None:
