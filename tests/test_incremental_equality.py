@@ -228,3 +228,47 @@ def test_incremental_builds_equal_a_full_refresh(clean_warehouse, tmp_path):
     assert not problems, (
         f"{len(problems)} of {len(full)} relations differ between the day-by-day incremental "
         "builds and a full refresh:\n" + "\n".join(problems))
+
+
+LABEL_DAYS = 75  # past the 30-day label horizon, and long enough for users to go quiet
+
+
+@pytest.mark.dbt_build
+def test_snapshots_past_the_horizon_equal_a_full_refresh(clean_warehouse, tmp_path):
+    """The ML snapshots on nights past the label horizon: labels completed night by night
+    (the relabelled rows) and users with no event in the context days, whose rows are
+    computed from the days written alone (docs/incremental.md, "Users with nothing to
+    roll"), equal a full refresh of the model, row for row."""
+    landing = tmp_path / "landing"
+    generate(landing, seed=11, tenants=2, users=40, days=LABEL_DAYS, start=START, dirty=0.05)
+    migrate.apply(log=lambda _m: None)
+    model = ("--select", "+ml_user_feature_snapshots")
+    first_night = LABEL_DAYS - 4
+    for d in range(first_night, LABEL_DAYS):
+        report = loader.load(landing, through=START + timedelta(days=d))
+        assert not report.problems, report.summary()
+        # the first night seeds too (the catalogs); then what the model reads, and it
+        if d == first_night:
+            pulse_cli("dbt", "build", "--quiet", *NO_TESTS, *model)
+        else:
+            pulse_cli("dbt", "run", "--quiet", *model)
+
+    relation = "marts.ml_user_feature_snapshots"
+    incremental = {k: v for k, v in snapshot().items() if k == relation}
+    last = query("select max(snapshot_date) from marts.ml_user_feature_snapshots")[0][0]
+    labelled = query("select count(*) from marts.ml_user_feature_snapshots"
+                     " where churned_next_30d is not null and snapshot_date > %s",
+                     (START + timedelta(days=first_night - 31),))[0][0]
+    assert labelled > 0, "no label completed on the incremental nights"
+    # users quiet on every incremental night: no event in its context days, which start at
+    # most 30 + 7 days (the lookback) before it; the first of them is 2 days before `last`
+    quiet = query(
+        "select count(*) from marts.dim_users as u where not exists ("
+        " select from marts.fct_daily_user_activity as a where a.tenant_id = u.tenant_id"
+        " and a.user_id = u.user_id and a.activity_date > %s - 40)", (last,))[0][0]
+    assert quiet > 0, "no user was quiet through the context days"
+
+    pulse_cli("dbt", "run", "--full-refresh", "--quiet", "--select", "ml_user_feature_snapshots")
+    full = {k: v for k, v in snapshot().items() if k == relation}
+    problems = differences(incremental, full)
+    assert not problems, "\n".join(problems)

@@ -23,7 +23,10 @@
   night it last changed.
   Rolling windows run over a dense user x day spine, so "the last 7 days" is "the last 7
   rows": a running total less the running total 7 rows back; distinct-feature counts use
-  +1 / -1 steps, like MAU in fct_daily_tenant_activity. What a row takes from its tenant
+  +1 / -1 steps, like MAU in fct_daily_tenant_activity. A user with no event in the
+  context days has only zeros to roll: the spine gives them only the days written and
+  the days whose labels complete, and their windows and labels come out 0 all the same
+  (docs/incremental.md, "Users with nothing to roll"). What a row takes from its tenant
   is computed once per tenant and day.
 -#}
 {{
@@ -110,10 +113,41 @@ consent as (
 
 ),
 
+last_loaded as (
+
+    select max(activity_date) as last_day from {{ ref('fct_daily_user_activity') }}
+
+),
+
+{%- if keeps_rows %}
+
+-- the users with an event in the context days: a day with sessions or feature uses is a
+-- day with events (all three come from fct_events), so fct_daily_user_activity says it
+context_users as (
+
+    select tenant_id, user_id
+    from {{ ref('fct_daily_user_activity') }}
+    where activity_date >= {{ context_from }}
+
+),
+{%- endif %}
+
+-- every user's days from the first context day; a user with no event in them (the longer
+-- the history, the more of those ever seen) has nothing to roll, so only the days this
+-- run computes and the days whose labels complete tonight are read for them, not every
+-- context day (docs/incremental.md, "Users with nothing to roll")
 spine as (
 
     select * from {{ ref('int_user_day_spine') }}
     where snapshot_date >= {{ context_from }}
+    {%- if keeps_rows %}
+        and (
+            snapshot_date >= {{ feature_from }}
+            or (snapshot_date >= {{ window_from }}
+                and snapshot_date + {{ horizon }} <= (select last_day from last_loaded))
+            or (tenant_id, user_id) in (select tenant_id, user_id from context_users)
+        )
+    {%- endif %}
 
 ),
 
@@ -296,12 +330,13 @@ rolled as (
         breadth_30_cum as features_used_last_30,
         prior_features_used + breadth_to_date_cum as features_used_to_date,
         -- labels: the active days among the next {{ horizon }}, known once they are all
-        -- loaded (the spine has one row per day: the running total {{ horizon }} rows on,
-        -- less today's)
-        lead(active_days_cum, {{ horizon }}) over by_day is not null
+        -- loaded (the spine runs to the last loaded day: the running total
+        -- {{ horizon }} rows on, less today's; a user with nothing to roll has neither
+        -- every day's row nor any active day, so none)
+        snapshot_date + {{ horizon }} <= (select last_day from last_loaded)
             as next_{{ horizon }}_days_loaded,
-        lead(active_days_cum, {{ horizon }}) over by_day - active_days_cum
-            as active_days_next_{{ horizon }}
+        coalesce(lead(active_days_cum, {{ horizon }}) over by_day, active_days_cum)
+            - active_days_cum as active_days_next_{{ horizon }}
     from cumulative
     window by_day as (partition by tenant_id, user_id order by snapshot_date)
 
