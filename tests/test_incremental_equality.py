@@ -272,3 +272,48 @@ def test_snapshots_past_the_horizon_equal_a_full_refresh(clean_warehouse, tmp_pa
     full = {k: v for k, v in snapshot().items() if k == relation}
     problems = differences(incremental, full)
     assert not problems, "\n".join(problems)
+
+
+@pytest.mark.dbt_build
+def test_an_earlier_copy_on_another_day_leaves_one_row_of_its_event(clean_warehouse, tmp_path):
+    """An earlier-received copy of a stored event, on another day, replaces it in staging
+    and in fct_events, whose key leads with the day: the old row is deleted on the days
+    staging had the id on (`_replaced_event_dates`), also when fct_events missed a night
+    in which staging replaced the id (the days accumulate)."""
+    landing = tmp_path / "landing"
+    generate(landing, seed=5, tenants=2, users=20, days=6, start=START, dirty=0.0)
+    migrate.apply(log=lambda _m: None)
+    report = loader.load(landing, through=START + timedelta(days=5))
+    assert not report.problems, report.summary()
+    events = ("--select", "+fct_events")
+    pulse_cli("dbt", "build", "--quiet", *NO_TESTS, *events)
+
+    [(event_id, day)] = query("select event_id, event_date from marts.fct_events"
+                              " where event_date = %s order by event_id limit 1",
+                              (START + timedelta(days=5),))
+
+    def earlier_copy(days_back: int) -> None:
+        # a copy of the first one loaded, received `days_back` minutes before it (so earlier
+        # than every copy so far), its event `days_back` days before it
+        query("insert into raw.events (event_id, tenant_id, event_ts, received_at, batch_id,"
+              " line_number, payload)"
+              " select event_id, tenant_id, event_ts - %s * interval '1 day',"
+              "        received_at - %s * interval '1 minute',"
+              "        (select max(batch_id) + 1 from raw.events), 1, payload"
+              " from raw.events where event_id = %s order by batch_id limit 1"
+              " returning event_id", (days_back, days_back, event_id))
+
+    earlier_copy(1)
+    pulse_cli("dbt", "run", "--quiet", *events)
+    assert query("select event_date from marts.fct_events where event_id = %s",
+                 (event_id,)) == [(day - timedelta(days=1),)]
+    # staging alone (a night whose fct_events did not run), then both
+    earlier_copy(2)
+    pulse_cli("dbt", "run", "--quiet", "--select", "stg_pulse__events")
+    earlier_copy(3)
+    pulse_cli("dbt", "run", "--quiet", *events)
+    assert query("select event_date, _replaced_event_dates from staging.stg_pulse__events"
+                 " where event_id = %s", (event_id,)) == [
+        (day - timedelta(days=3), [str(day - timedelta(days=d)) for d in (2, 1, 0)])]
+    assert query("select event_date from marts.fct_events where event_id = %s",
+                 (event_id,)) == [(day - timedelta(days=3),)]

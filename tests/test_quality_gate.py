@@ -304,8 +304,9 @@ def test_star_more_orphans_than_the_sample_are_all_counted(built):
 
 
 def test_star_an_event_twice_on_two_days_fails_exactly_the_event_key_check(built):
-    """fct_events' unique index holds (event_id, event_date), as a partitioned table's must:
-    the same event on another day gets past it, and the suite finds it from the new row."""
+    """fct_events' unique index holds (event_date, event_id), as a partitioned table's must:
+    the same event on another day gets past it, and the suite finds the new row on a day
+    its staged row is not on."""
     _execute("insert into marts.fct_events select (x).* from (select"
              " jsonb_populate_record(null::marts.fct_events, to_jsonb(f)"
              "   || jsonb_build_object('event_date', f.event_date - 1, '_updated_at', now()))"
@@ -321,6 +322,35 @@ def test_star_an_event_twice_on_two_days_fails_exactly_the_event_key_check(built
         _execute("delete from marts.fct_events where event_date = %s and event_id in"
                  " (select event_id from marts.fct_events where event_date = %s)",
                  (DAY - timedelta(days=2), DAY - timedelta(days=1)))
+
+
+def test_star_a_replaced_row_left_on_its_old_day_fails_exactly_the_event_key_check(built):
+    """A night's row that replaced an earlier copy must leave no row of its id on the days
+    staging had it on before (`_replaced_event_dates`): the suite probes those days."""
+    [(event_id,)] = query("select event_id from marts.fct_events where event_date = %s"
+                          " order by event_id limit 1", (DAY - timedelta(days=1),))
+    old_day = DAY - timedelta(days=3)
+    # the old copy left behind, written before tonight; the replacing row written tonight
+    _execute("insert into marts.fct_events select (x).* from (select"
+             " jsonb_populate_record(null::marts.fct_events, to_jsonb(f)"
+             "   || jsonb_build_object('event_date', %s::date)) as x"
+             " from marts.fct_events f where f.event_id = %s) as copies", (old_day, event_id))
+    _execute("update marts.fct_events set _updated_at = now()"
+             " where event_id = %s and event_date = %s", (event_id, DAY - timedelta(days=1)))
+    _execute("update staging.stg_pulse__events"
+             " set _replaced_event_dates = jsonb_build_array(%s::date) where event_id = %s",
+             (old_day, event_id))
+    try:
+        [res] = _run("star")
+        assert _failed(res) == {"fct_events_event_id_unique"}
+        [check] = res.critical_failures
+        assert (f"event_date={DAY - timedelta(days=1)}, also_on={old_day}"
+                in check.observed), check.observed
+    finally:
+        _execute("delete from marts.fct_events where event_id = %s and event_date = %s",
+                 (event_id, old_day))
+        _execute("update staging.stg_pulse__events set _replaced_event_dates = null"
+                 " where event_id = %s", (event_id,))
 
 
 def test_the_partitioned_fct_events_has_statistics_of_its_own_after_the_build(built):

@@ -8,7 +8,11 @@
   the parent; PostgreSQL creates them on every partition), `partitions_ahead` (months
   created past the newest row, default 1), `replaces_flag` (a boolean column the model
   selects only when incremental, not in its contract: only the keys of rows where it is
-  not false are deleted before the insert; macros/key_ordered_delete_insert.sql). The
+  not false are deleted before the insert; macros/key_ordered_delete_insert.sql),
+  `replaced_days` (a JSON array of dates, selected likewise: the days of `partition_by` on which
+  such a key's stored rows may be, so they are deleted through a unique index that leads
+  with `partition_by`; null: not known, and the key's rows are then found by the key
+  alone, which reads the whole table). The
   model's rows are staged in a temporary table; the months they fall in (and the months
   ahead) get their partitions, in schema `<schema>_partitions`, which nobody is granted
   (reads go through the parent, where the grants and row-level security are); then the
@@ -55,10 +59,16 @@
 
     {% call statement('main') -%}
         {% if not rebuild -%}
+        {%- if config.get('replaced_days') -%}
+        {{ pulse_delete_replaced_on_their_days(target, stage, partition_by, unique_key,
+                                               config.require('replaces_flag'),
+                                               config.get('replaced_days')) }}
+        {%- else -%}
         {#- in key order, as macros/key_ordered_delete_insert.sql says why -#}
         {{ pulse_key_ordered_delete(target, stage, unique_key, config.get('replaces_flag')) }}
+        {%- endif %}
         insert into {{ target }} ({{ columns }})
-        select {{ columns }} from {{ stage }} order by {{ unique_key }}
+        select {{ columns }} from {{ stage }} order by {{ partition_by }}, {{ unique_key }}
         {%- else -%}
         insert into {{ target }} ({{ columns }})
         select {{ columns }} from {{ stage }}
@@ -120,4 +130,34 @@ begin
     end loop;
 end
 $pulse$
+{%- endmacro %}
+
+{#- Delete the stored rows the staged rows replace (`flag` not false): on each day of their
+    `days` array, through the unique (`day_column`, `key`) index, in that index's order (a
+    nested loop; hash and merge joins are off for this statement alone). Keys whose days
+    are not known (null) are deleted by the key alone, a read of the whole table, and
+    only when there are any (a staging table built whole says it cannot tell). -#}
+{% macro pulse_delete_replaced_on_their_days(target, source, day_column, key, flag, days) -%}
+    {%- set unknown = run_query(
+        "select count(*) from " ~ source ~ " where " ~ flag ~ " is not false and "
+        ~ days ~ " is null").columns[0].values()[0] | int -%}
+    {%- if unknown > 0 %}
+    delete from {{ target }}
+    where {{ key }} in (
+        select {{ key }} from {{ source }} where {{ flag }} is not false and {{ days }} is null
+    );
+    {%- endif %}
+    set local enable_hashjoin = off;
+    set local enable_mergejoin = off;
+    delete from {{ target }} as stored
+    using (
+        select distinct replaced.day::date as day, staged.{{ key }}
+        from {{ source }} as staged
+        cross join lateral jsonb_array_elements_text(staged.{{ days }}) as replaced (day)
+        where staged.{{ flag }} is not false
+        order by 1, 2
+    ) as old
+    where stored.{{ day_column }} = old.day and stored.{{ key }} = old.{{ key }};
+    reset enable_hashjoin;
+    reset enable_mergejoin;
 {%- endmacro %}

@@ -12,7 +12,10 @@
   night (docs/incremental.md).
 -#}
 {#- on_schema_change: a warehouse staged before _may_replace existed gets the column,
-    null (unknown) in its rows, whose ids are then deleted first as every id used to be. -#}
+    null (unknown) in its rows, whose ids are then deleted first as every id used to be.
+    _replaced_event_dates is read from the stored rows, so the pre-hook adds it before the
+    select (on_schema_change only adds columns after it); null in the rows staged before:
+    no day known before theirs. -#}
 {{
     config(
         materialized='incremental',
@@ -27,6 +30,8 @@
             {'columns': ['_batch_id']},
             {'columns': ['event_name']},
         ],
+        pre_hook="alter table if exists {{ this }}
+                  add column if not exists _replaced_event_dates jsonb",
     )
 }}
 
@@ -61,14 +66,18 @@ new_keys as (
 
 ),
 
--- The new ids already staged (none on a full build). The staged key index is probed in
--- key order, as the write probes it (a night's ids are random and the index outgrows the
--- cache: in hash order nearly every probe reads a leaf page of its own;
--- macros/key_ordered_delete_insert.sql).
+-- The new ids already staged (none on a full build), with every day a row of theirs was
+-- ever staged on. The staged key index is probed in key order, as the write probes it (a
+-- night's ids are random and the index outgrows the cache: in hash order nearly every
+-- probe reads a leaf page of its own; macros/key_ordered_delete_insert.sql).
 staged_ids as (
 
     {% if is_incremental() %}
-    select staged.event_id
+    select
+        staged.event_id,
+        -- a JSON array of dates: dbt's unit tests cannot type a fixture's SQL array
+        to_jsonb(array[staged.event_date]) || coalesce(staged._replaced_event_dates, '[]')
+            as staged_dates
     from (
         select distinct event_id
         from new_keys
@@ -77,7 +86,7 @@ staged_ids as (
     inner join {{ this }} as staged
         on new_ids.event_id = staged.event_id
     {% else %}
-    select null::text as event_id
+    select null::text as event_id, null::jsonb as staged_dates
     where false
     {% endif %}
 
@@ -163,7 +172,7 @@ winners as (
 renamed as (
 
     select
-        event_id,
+        winners.event_id,
         tenant_id,
         payload ->> 'user_id' as user_id,
         payload ->> 'session_id' as session_id,
@@ -198,12 +207,17 @@ renamed as (
         -- those ids are deleted before the insert, here and in fct_events; the others
         -- are new (docs/incremental.md "Deleting only what is replaced").
         {% if is_incremental() -%}
-        event_id in (select event_id from staged_ids)
+        replaced.event_id is not null
         {%- else -%}
         true
         {%- endif %} as _may_replace,
+        -- and every day such rows were on: fct_events' key leads with the day, and finds
+        -- them there (null: not known, as on a full build; found by event_id alone)
+        replaced.staged_dates as _replaced_event_dates,
         now() as _updated_at
     from winners
+    left join staged_ids as replaced
+        on winners.event_id = replaced.event_id
 
 )
 
