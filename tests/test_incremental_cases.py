@@ -10,7 +10,7 @@ import pytest
 
 from generators import generate
 from pulse import loader, migrate
-from tests.conftest import NO_TESTS, pulse_cli, query
+from tests.conftest import NO_TESTS, pulse_cli, query, scalar
 from tests.test_incremental_equality import START, differences, snapshot
 
 LABEL_DAYS = 75  # past the 30-day label horizon, and long enough for users to go quiet
@@ -100,3 +100,12 @@ def test_an_earlier_copy_on_another_day_leaves_one_row_of_its_event(clean_wareho
         (day - timedelta(days=3), [str(day - timedelta(days=d)) for d in (2, 1, 0)])]
     assert query("select event_date from marts.fct_events where event_id = %s",
                  (event_id,)) == [(day - timedelta(days=3),)]
+
+    # staging built whole alone cannot tell what it replaced: the next fct_events run
+    # takes every staged row again and finds their stored rows by event_id alone
+    before = query("select event_date, event_id from marts.fct_events order by 1, 2")
+    pulse_cli("dbt", "run", "--quiet", "--full-refresh", "--select", "stg_pulse__events")
+    assert scalar("select count(*) from staging.stg_pulse__events where not"
+                  " (_may_replace and _replaced_event_dates is null)") == 0
+    pulse_cli("dbt", "run", "--quiet", "--select", "fct_events")
+    assert query("select event_date, event_id from marts.fct_events order by 1, 2") == before

@@ -9,10 +9,10 @@
   created past the newest row, default 1), `replaces_flag` (a boolean column the model
   selects only when incremental, not in its contract: only the keys of rows where it is
   not false are deleted before the insert; macros/key_ordered_delete_insert.sql),
-  `replaced_days` (a JSON array of dates, selected likewise: the days of `partition_by` on which
-  such a key's stored rows may be, so they are deleted through a unique index that leads
-  with `partition_by`; null: not known, and the key's rows are then found by the key
-  alone, which reads the whole table). The
+  `replaced_days` (a JSON array of dates, selected likewise: the days of `partition_by`
+  such a key's stored rows may be on, so they are deleted through a unique index that
+  leads with `partition_by`; null: not known, and the key's rows are then found by the
+  key alone, which reads the whole table). The
   model's rows are staged in a temporary table; the months they fall in (and the months
   ahead) get their partitions, in schema `<schema>_partitions`, which nobody is granted
   (reads go through the parent, where the grants and row-level security are); then the
