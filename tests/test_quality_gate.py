@@ -303,21 +303,32 @@ def test_star_more_orphans_than_the_sample_are_all_counted(built):
                  " where f.event_id = s.event_id and f.user_id like 'usr_orphan_%%'")
 
 
+def _copy_fct_events_row(where: str, changes: str, params: tuple) -> None:
+    """Insert a copy of the fct_events row `where` selects, with `changes` (a jsonb
+    object of column values) applied."""
+    _execute("insert into marts.fct_events select (x).* from (select"
+             " jsonb_populate_record(null::marts.fct_events, to_jsonb(f) || " + changes + ")"
+             " as x from marts.fct_events f where " + where + ") as copies", params)
+
+
+def _only_the_event_key_check_fails(observed: str) -> None:
+    [res] = _run("star")
+    assert _failed(res) == {"fct_events_event_id_unique"}
+    [check] = res.critical_failures
+    assert observed in check.observed, check.observed
+
+
 def test_star_an_event_twice_on_two_days_fails_exactly_the_event_key_check(built):
     """fct_events' unique index holds (event_date, event_id), as a partitioned table's must:
     the same event on another day gets past it, and the suite finds the new row on a day
     its staged row is not on."""
-    _execute("insert into marts.fct_events select (x).* from (select"
-             " jsonb_populate_record(null::marts.fct_events, to_jsonb(f)"
-             "   || jsonb_build_object('event_date', f.event_date - 1, '_updated_at', now()))"
-             " as x from marts.fct_events f where f.event_date = %s"
-             " order by f.event_id limit 1) as copies", (DAY - timedelta(days=1),))
+    _copy_fct_events_row(
+        "f.event_date = %s order by f.event_id limit 1",
+        "jsonb_build_object('event_date', f.event_date - 1, '_updated_at', now())",
+        (DAY - timedelta(days=1),))
     try:
-        [res] = _run("star")
-        assert _failed(res) == {"fct_events_event_id_unique"}
-        [check] = res.critical_failures
-        assert (f"event_date={DAY - timedelta(days=2)}, also_on={DAY - timedelta(days=1)}"
-                in check.observed), check.observed
+        _only_the_event_key_check_fails(
+            f"event_date={DAY - timedelta(days=2)}, also_on={DAY - timedelta(days=1)}")
     finally:
         _execute("delete from marts.fct_events where event_date = %s and event_id in"
                  " (select event_id from marts.fct_events where event_date = %s)",
@@ -331,21 +342,15 @@ def test_star_a_replaced_row_left_on_its_old_day_fails_exactly_the_event_key_che
                           " order by event_id limit 1", (DAY - timedelta(days=1),))
     old_day = DAY - timedelta(days=3)
     # the old copy left behind, written before tonight; the replacing row written tonight
-    _execute("insert into marts.fct_events select (x).* from (select"
-             " jsonb_populate_record(null::marts.fct_events, to_jsonb(f)"
-             "   || jsonb_build_object('event_date', %s::date)) as x"
-             " from marts.fct_events f where f.event_id = %s) as copies", (old_day, event_id))
+    _copy_fct_events_row("f.event_id = %s", "jsonb_build_object('event_date', %s::date)",
+                         (old_day, event_id))
     _execute("update marts.fct_events set _updated_at = now()"
              " where event_id = %s and event_date = %s", (event_id, DAY - timedelta(days=1)))
     _execute("update staging.stg_pulse__events"
              " set _replaced_event_dates = jsonb_build_array(%s::date) where event_id = %s",
              (old_day, event_id))
     try:
-        [res] = _run("star")
-        assert _failed(res) == {"fct_events_event_id_unique"}
-        [check] = res.critical_failures
-        assert (f"event_date={DAY - timedelta(days=1)}, also_on={old_day}"
-                in check.observed), check.observed
+        _only_the_event_key_check_fails(f"event_date={DAY - timedelta(days=1)}, also_on={old_day}")
     finally:
         _execute("delete from marts.fct_events where event_id = %s and event_date = %s",
                  (event_id, old_day))
