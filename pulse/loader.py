@@ -63,7 +63,11 @@ KINDS = ("accounts", "users", "events")
 # increasing order, which is what lets staging pick up "batches newer than the last
 # build" without missing any.
 LOCK_KEY = 7_315_002
-COPY_CHUNK_LINES = 2_000
+# Rows per COPY message (about 170 kB of the usual 700-byte lines). Small enough that the
+# socket holds a whole chunk: PostgreSQL parses one while Python judges the next. At
+# 2,000 lines each send waited for the server to drain the last, and the two took turns
+# (docs/loading.md, "Speed").
+COPY_CHUNK_LINES = 250
 
 
 class ChangedFileError(RuntimeError):
@@ -171,7 +175,8 @@ def discover(landing: Path, through: date | None = None) -> list[LandingFile]:
 class _ChunkReader(io.RawIOBase):
     """A file object over an iterator of byte chunks, for psycopg2's copy_expert. Chunks
     are produced as PostgreSQL asks for them, so parsing here overlaps with the server
-    ingesting the previous chunk."""
+    ingesting the previous chunk; each read hands over what one chunk made rather than
+    waiting to fill `size`, so a chunk is sent as soon as it exists."""
 
     def __init__(self, chunks: Iterator[bytes]) -> None:
         self._chunks = chunks
@@ -183,7 +188,7 @@ class _ChunkReader(io.RawIOBase):
         return True
 
     def read(self, size: int = -1) -> bytes:
-        while size < 0 or len(self._buf) < size:
+        while size < 0 or not self._buf:
             try:
                 self._buf += next(self._chunks)
             except StopIteration:
