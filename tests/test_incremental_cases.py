@@ -109,3 +109,36 @@ def test_an_earlier_copy_on_another_day_leaves_one_row_of_its_event(clean_wareho
                   " (_may_replace and _replaced_event_dates is null)") == 0
     pulse_cli("dbt", "run", "--quiet", "--select", "fct_events")
     assert query("select event_date, event_id from marts.fct_events order by 1, 2") == before
+
+
+@pytest.mark.dbt_build
+def test_a_build_analyzes_what_has_no_statistics_and_only_that(clean_warehouse, tmp_path):
+    """The analyze post-hook (macros/analyze.sql) reads "never analyzed" from the
+    statistics the planner uses, which a database copy or a crash keeps: with the activity
+    counters reset, an analyzed table is not analyzed again; without statistics, it is."""
+    landing = tmp_path / "landing"
+    generate(landing, seed=3, tenants=1, users=10, days=2, start=START, dirty=0.0)
+    migrate.apply(log=lambda _m: None)
+    report = loader.load(landing)
+    assert not report.problems, report.summary()
+    staging = ("--select", "stg_pulse__events")
+
+    def analyzed() -> tuple[bool, bool]:
+        # (statistics exist, analyzed by a command since the counters were last reset)
+        return query(
+            "select exists (select from pg_stats where schemaname = 'staging'"
+            "  and tablename = 'stg_pulse__events'),"
+            " (select last_analyze is not null from pg_stat_user_tables"
+            "  where relid = 'staging.stg_pulse__events'::regclass)")[0]
+
+    pulse_cli("dbt", "run", "--quiet", *staging)
+    assert analyzed() == (True, True)  # a new table: analyzed as it was built
+    if not scalar("select rolsuper from pg_roles where rolname = current_user"):
+        pytest.skip("resetting the activity counters and deleting statistics needs a superuser")
+    query("select pg_stat_reset()")  # as a database copy or a crash leaves them
+    pulse_cli("dbt", "run", "--quiet", *staging)
+    assert analyzed() == (True, False)  # left to autovacuum
+    query("delete from pg_statistic where starelid = 'staging.stg_pulse__events'::regclass"
+          " returning starelid")
+    pulse_cli("dbt", "run", "--quiet", *staging)
+    assert analyzed() == (True, True)
