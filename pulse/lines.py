@@ -13,9 +13,10 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import struct
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any, BinaryIO
 
@@ -131,6 +132,35 @@ def _timestamp(value: Any, name: str) -> str:
     return parsed.isoformat()
 
 
+# timestamptz in COPY's binary format: microseconds since 2000-01-01 00:00 UTC.
+_PG_EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
+_fromiso = datetime.fromisoformat
+
+
+def micros(value: Any, name: str) -> int:
+    """The instant `timestamp` accepts, as PostgreSQL's binary timestamptz; or Invalid.
+
+    Every literal `timestamp` returns is one `datetime.fromisoformat` reads as the same
+    instant PostgreSQL would. A value in UTC ("...Z", the collectors' form) skips the
+    pattern: for those, `fromisoformat` accepts exactly what `timestamp` does, since each
+    field the pattern bounds it bounds too (tests/test_loader_robustness.py checks both
+    claims against PostgreSQL)."""
+    if value.__class__ is str and value[-1:] == "Z":
+        try:
+            since = _fromiso(value) - _PG_EPOCH
+        except ValueError:
+            pass  # timestamp() below says why
+        else:
+            return (since.days * 86400 + since.seconds) * 1_000_000 + since.microseconds
+    since = _fromiso(timestamp(value, name)) - _PG_EPOCH
+    return (since.days * 86400 + since.seconds) * 1_000_000 + since.microseconds
+
+
+def iso_of_micros(value: int) -> str:
+    """The instant as text, for a held line (raw.held_events is copied as text)."""
+    return (_PG_EPOCH + timedelta(microseconds=value)).isoformat()
+
+
 # --- JSON ------------------------------------------------------------------------------
 
 def _has_nul(value: Any) -> bool:
@@ -218,12 +248,26 @@ class LineCtx:
     suppress: Any = None
 
 
+# COPY's binary format (PostgreSQL docs, "COPY", "Binary Format"): a header, then per row
+# the field count and each field as its length and bytes, then -1. The events rows go in
+# it because PostgreSQL then reads two timestamps and two integers as they are, not as
+# text, and skips unescaping the payload: its part of the COPY fell from 3.8-4.0 s to
+# 3.3-3.4 s on demo, what the bare payloads take (docs/loading.md "Speed"). jsonb's
+# binary form is a version byte (1) and the JSON text.
+COPY_BINARY_HEADER = b"PGCOPY\n\xff\r\n\x00" + struct.pack("!ii", 0, 0)
+COPY_BINARY_TRAILER = struct.pack("!h", -1)
+_EVENT_HEAD = struct.Struct("!hi").pack  # 7 fields; event_id's length
+_LENGTH = struct.Struct("!i").pack
+# tenant_id's bytes, then: event_ts, received_at, batch_id, line_number, payload + version
+_EVENT_TAIL = struct.Struct("!iqiqiqiiiB").pack
+
+
 def _event_row(line: bytes, line_no: int, ctx: LineCtx) -> bytes:
     obj = parse(line)
     validate_event(obj)
-    event_ts = timestamp(obj["timestamp"], "timestamp")
+    event_ts = micros(obj["timestamp"], "timestamp")
     received = obj.get("received_at")
-    received_at = timestamp(received, "received_at") if received is not None else ctx.loaded_at
+    received_at = micros(received if received is not None else ctx.loaded_at, "received_at")
     tenant = obj["tenant_id"]
     suppress = ctx.suppress
     if suppress is not None:
@@ -232,13 +276,15 @@ def _event_row(line: bytes, line_no: int, ctx: LineCtx) -> bytes:
         if suppress.scrub_references(obj, tenant):
             line = orjson.dumps(obj)
     if tenant not in ctx.tenants:
-        raise Held(obj["event_id"], tenant, event_ts, received_at)
+        raise Held(obj["event_id"], tenant, iso_of_micros(event_ts), iso_of_micros(received_at))
+    event_id = obj["event_id"].encode()
+    tenant_bytes = tenant.encode()
     # One join: the payload is most of the row, and each + would copy it again.
     return b"".join((
-        f"{copy_text(obj['event_id'])}\t{copy_text(tenant)}\t{event_ts}\t{received_at}\t"
-        f"{ctx.batch_id}\t{line_no}\t".encode(),
-        _copy_json(line),
-        b"\n",
+        _EVENT_HEAD(7, len(event_id)), event_id, _LENGTH(len(tenant_bytes)), tenant_bytes,
+        _EVENT_TAIL(8, event_ts, 8, received_at, 8, ctx.batch_id, 4, line_no,
+                    len(line) + 1, 1),
+        line,
     ))
 
 
@@ -317,10 +363,12 @@ def _user_row(line: bytes, line_no: int, ctx: LineCtx) -> bytes:
     )
 
 
+# kind -> (its COPY, its row builder). A COPY in binary format is framed by the caller
+# (COPY_BINARY_HEADER, COPY_BINARY_TRAILER).
 ROW_BUILDERS: dict[str, tuple[str, Callable[[bytes, int, LineCtx], bytes]]] = {
     "events": (
         "copy raw.events (event_id, tenant_id, event_ts, received_at, batch_id, line_number,"
-        " payload) from stdin",
+        " payload) from stdin (format binary)",
         _event_row,
     ),
     "accounts": (
@@ -376,10 +424,13 @@ def _long(line: bytes) -> LongLine:
     return LongLine.of(line, len(line), hashlib.sha256(line).hexdigest())
 
 
-def split_lines(stream: BinaryIO, limit: int, block: int = 1 << 22) -> Iterator[bytes]:
-    """Lines without their line ends, read in large blocks (iterating a gzip file line by
-    line costs more than validating the line). A line over `limit` bytes comes out as a
-    LongLine, hashed as it streams past."""
+def split_lines(stream: BinaryIO, limit: int, block: int = 1 << 18) -> Iterator[bytes]:
+    """Lines without their line ends, read in blocks (iterating a gzip file line by line
+    costs more than validating the line). A line over `limit` bytes comes out as a
+    LongLine, hashed as it streams past.
+
+    256 kB, not more: PostgreSQL waits for the first COPY chunk while the first block is
+    decompressed, and with 4-MB blocks that was most of each file (docs/loading.md)."""
     rest = b""
     digest = None  # set while inside an overlong line
     prefix = b""

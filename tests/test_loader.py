@@ -119,17 +119,32 @@ def test_a_changed_file_is_refused_and_the_rest_still_load(clean_warehouse, dirt
         orchestration.load_landing(date.fromisoformat(days[-1].removeprefix("dt=")))
 
 
-def test_a_truncated_file_loads_nothing_and_can_be_landed_again(clean_warehouse, tmp_path):
+def _deflate_start(gz: bytes) -> int:
+    """Where a gzip member's deflate data starts: after the 10-byte header and, when the
+    FNAME flag is set, the file name (RFC 1952)."""
+    return gz.index(b"\0", 10) + 1 if gz[3] & 8 else 10
+
+
+@pytest.mark.parametrize("damage, says", [
+    (lambda b: b[: len(b) // 2], "end-of-stream marker"),  # truncated
+    # the first deflate block's type made the reserved one (its header's bits 1-2 = 11)
+    (lambda b: b[:_deflate_start(b)] + b"\xff" + b[_deflate_start(b) + 1:], "block"),
+    (lambda b: b[: len(b) // 2] + b"\x00" * 64 + b[len(b) // 2 + 64:], "CRC check failed"),
+], ids=["truncated", "bad-deflate-block", "bad-checksum"])
+def test_a_damaged_file_loads_nothing_and_can_be_landed_again(clean_warehouse, tmp_path,
+                                                               damage, says):
     landing = tmp_path / "landing"
     generate(landing, seed=3, tenants=2, users=10, days=2, start=date(2026, 1, 1))
     migrate.apply(log=lambda _m: None)
     target = sorted((landing / "events").glob("dt=*/*.ndjson.gz"))[-1]
     good = target.read_bytes()
-    target.write_bytes(good[: len(good) // 2])
+    target.write_bytes(damage(good))
 
     report = loader.load(landing)
     failed = report.problems
     assert [f.status for f in failed] == ["failed"]
+    assert "cannot read" in failed[0].message and says in failed[0].message
+    assert "Re-land the file" in failed[0].message
     rel = target.relative_to(landing).as_posix()
     assert scalar("select status from raw.load_ledger where file_path = %s", (rel,)) == "failed"
     assert scalar(

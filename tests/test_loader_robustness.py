@@ -29,7 +29,7 @@ from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 
 from generators import generate
-from pulse import loader, migrate
+from pulse import lines, loader, migrate
 from tests.conftest import REPO, dbt_build, pulse_cli, query, reset_schemas, scalar
 
 DAY = date(2026, 1, 1)
@@ -233,6 +233,40 @@ def test_generated_lines_never_break_the_load_and_every_line_is_counted(
     assert line_count == content.count(b"\n")
     assert loaded + rejected + held == line_count
     assert _ledger_adds_up() == []
+
+
+
+_zulu = st.sampled_from([
+    "2026-01-01 10:00:00Z", "20260101T100000Z", "2026-W01-1T10:00:00Z", "2026-01-01T10Z",
+    "2026-01-01T10:00:00.1234567Z", "2026-01-01T10:00:00,5Z", "2026-01-01T10:00Z", "Z", "",
+    "2026-02-29T00:00:00Z", "2024-02-29T23:59:59.999999Z", "2026-04-31T10:00:00Z",
+    "0001-01-01T00:00:00Z", "9999-12-31T23:59:59.999999Z", "1999-12-31T23:59:59.999999Z",
+    "2026-01-01T10:00:00.5+05:30", "2026-01-01T10:00:00-00:00", "2026-01-01T10:00:00+05:60",
+]) | st.builds(
+    lambda y, mo, d, h, mi, s, frac: f"{y:04d}-{mo:02d}-{d:02d}T{h:02d}:{mi:02d}:{s:02d}{frac}Z",
+    st.integers(0, 9999), st.integers(0, 13), st.integers(0, 32), st.integers(0, 25),
+    st.integers(0, 61), st.integers(0, 61), st.sampled_from(["", ".1", ".123", ".123456"]))
+
+
+@hsettings(max_examples=400, deadline=None)
+@given(value=_stamp | _zulu)
+def test_binary_timestamps_accept_what_the_text_check_accepts_and_mean_what_postgres_reads(
+        warehouse_db, value):
+    """raw.events gets its timestamps in COPY's binary format, computed in Python
+    (`lines.micros`); the held and quarantined lines still go as text (`lines.timestamp`).
+    Both must accept the same values, and mean the instant PostgreSQL reads."""
+    try:
+        literal = lines.timestamp(value, "timestamp")
+    except lines.Invalid:
+        literal = None
+    try:
+        got = lines.micros(value, "timestamp")
+    except lines.Invalid:
+        got = None
+    assert (got is None) == (literal is None), (value, literal, got)
+    if literal is not None:
+        assert got == scalar("select ((extract(epoch from %s::timestamptz) - 946684800)"
+                             " * 1000000)::bigint", (literal,)), value
 
 
 # --- the CLI killed, and several at once ------------------------------------------------

@@ -24,7 +24,12 @@ from psycopg2 import sql
 from pulse.privacy.keys import keyed_hash
 
 # the loader imports these from here
-from pulse.privacy.suppression import ERASED, Suppressed, Suppressor, suppressor  # noqa: F401
+from pulse.privacy.suppression import (  # noqa: F401
+    ERASED,
+    Suppressed,
+    Suppressor,
+    suppressor_of,
+)
 from pulse.warehouse import transaction
 
 # Schemas that hold no warehouse data about anyone: the catalog, and the erasure records

@@ -1,9 +1,9 @@
 """The loader's suppression of erased subjects (docs/privacy.md, "Erasure").
 
 Landing files are immutable: after an erasure, a later load or reload of a file that holds
-the subject's lines must leave them out. `suppressor` reads the erased subjects' keyed
-hashes; the loader asks it about each line, and replaces an erased user's id where another
-user's event names them.
+the subject's lines must leave them out. A `Suppressor` holds the erased subjects' keyed
+hashes (`suppressor_of`); the loader asks it about each line, and replaces an erased
+user's id where another user's event names them.
 """
 
 from __future__ import annotations
@@ -94,13 +94,10 @@ def _cached_hash(key: str, value: str) -> str:
     return hmac.new(key.encode(), value.encode(), hashlib.sha256).hexdigest()
 
 
-def suppressor(cur) -> Suppressor | None:
-    """The erased subjects, or None when there are none (or no privacy schema yet)."""
-    cur.execute("select to_regclass('privacy.erasure_requests') is not null")
-    if not cur.fetchone()[0]:
-        return None
-    cur.execute("select tenant_hash, user_hash from privacy.erasure_requests")
-    rows = cur.fetchall()
+def suppressor_of(rows: list[list[str | None]]) -> Suppressor | None:
+    """The erased subjects from privacy.erasure_requests' (tenant_hash, user_hash) rows
+    (the loader reads them with the rest of what a file's load needs), or None when
+    there are none."""
     if not rows:
         return None
     return Suppressor(frozenset(t for t, u in rows if u is None),
