@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, NamedTuple
 
 import orjson
 
@@ -30,6 +30,7 @@ __all__ = [
     "Invalid",
     "LineCtx",
     "LongLine",
+    "RowFormat",
     "classify",
     "copy_text",
     "split_lines",
@@ -363,19 +364,28 @@ def _user_row(line: bytes, line_no: int, ctx: LineCtx) -> bytes:
     )
 
 
-# kind -> (its COPY, its row builder). A COPY in binary format is framed by the caller
-# (COPY_BINARY_HEADER, COPY_BINARY_TRAILER).
-ROW_BUILDERS: dict[str, tuple[str, Callable[[bytes, int, LineCtx], bytes]]] = {
-    "events": (
+class RowFormat(NamedTuple):
+    """How one kind of landing file's rows reach PostgreSQL."""
+
+    copy: str  # the COPY statement
+    build: Callable[[bytes, int, LineCtx], bytes]  # one valid line's row (via classify)
+    # rows in COPY's binary format: the caller frames them with COPY_BINARY_HEADER and
+    # COPY_BINARY_TRAILER
+    binary: bool = False
+
+
+ROW_FORMATS: dict[str, RowFormat] = {
+    "events": RowFormat(
         "copy raw.events (event_id, tenant_id, event_ts, received_at, batch_id, line_number,"
         " payload) from stdin (format binary)",
         _event_row,
+        binary=True,
     ),
-    "accounts": (
+    "accounts": RowFormat(
         "copy raw.accounts (export_date, tenant_id, batch_id, line_number, payload) from stdin",
         _account_row,
     ),
-    "users": (
+    "users": RowFormat(
         "copy raw.users (export_date, tenant_id, user_id, batch_id, line_number, payload)"
         " from stdin",
         _user_row,

@@ -46,7 +46,7 @@ from pulse.config import ConfigError, settings
 from pulse.lines import (
     COPY_BINARY_HEADER,
     COPY_BINARY_TRAILER,
-    ROW_BUILDERS,
+    ROW_FORMATS,
     Held,
     Invalid,
     LineCtx,
@@ -226,7 +226,7 @@ class _FileOutcome:
 
 
 def _rows(lines: Iterable[bytes], kind: str, ctx: LineCtx, out: _FileOutcome) -> Iterator[bytes]:
-    build = ROW_BUILDERS[kind][1]
+    build = ROW_FORMATS[kind].build
     chunk: list[bytes] = []
     # Bound once: this loop runs for every line of every file.
     add, sent = chunk.append, out.sent.append
@@ -287,14 +287,14 @@ _COPY_LINE = re.compile(r"COPY (\w+), line (\d+)")
 
 
 def _copy_file(cur, lf: LandingFile, ctx: LineCtx, out: _FileOutcome) -> None:
-    sql = ROW_BUILDERS[lf.kind][0]
+    row_format = ROW_FORMATS[lf.kind]
     with igzip.open(lf.path, "rb") as raw:
         chunks = _rows(split_lines(raw, ctx.max_line_bytes), lf.kind, ctx, out)
-        if sql.endswith("(format binary)"):
+        if row_format.binary:
             chunks = chain((COPY_BINARY_HEADER,), chunks, (COPY_BINARY_TRAILER,))
         stream = _ChunkReader(chunks)
         try:
-            cur.copy_expert(sql, stream, size=1 << 18)
+            cur.copy_expert(row_format.copy, stream, size=1 << 18)
         except psycopg2.errors.QueryCanceled:
             if stream.error is not None:
                 raise stream.error from None
