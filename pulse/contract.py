@@ -3,7 +3,9 @@
 The schemas are the one written statement of what an event is. The loader checks each
 line against a fast validator compiled from them (top-level fields and record-typed
 fields; map values are left to the generator's full fastavro test), so a change to the
-contract changes what the loader accepts without a second copy of the rules.
+contract changes what the loader accepts without a second copy of the rules. From the
+same rules comes a msgspec type (`fast_decoder`) that parses a line and checks those
+types in one pass, for the lines that pass; it only ever accepts, never says why not.
 """
 
 from __future__ import annotations
@@ -11,9 +13,12 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, reduce
+from operator import or_
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
+
+import msgspec
 
 CONTRACTS_DIR = Path(__file__).resolve().parents[1] / "generators" / "contracts"
 
@@ -173,3 +178,65 @@ def validate_event(obj: Any) -> int:
         _BY_VERSION[version] = (major, check)
     check(obj)
     return major
+
+
+def major_if_known(version: str) -> int | None:
+    """The major version of an event_version `validate_event` has accepted before."""
+    known = _BY_VERSION.get(version)
+    return known[0] if known is not None else None
+
+
+# orjson, which parses the lines the checkers judge, reads an integer beyond
+# [-2**63, 2**64 - 1] as a float, which an int rule refuses: the one-pass decoder takes
+# int64s only (its bounds cannot reach 2**64 - 1), and leaves any other to the checkers.
+_ORJSON_INT = Annotated[int, msgspec.Meta(ge=-(2**63), le=2**63 - 1)]
+_MSGSPEC_TYPE: dict[type, Any] = {str: str, bool: bool, int: _ORJSON_INT, float: float,
+                                  dict: dict, list: list}
+
+
+def _msgspec_type(rule: FieldRule, name: str) -> Any:
+    """The msgspec type that accepts exactly the values `rule` accepts, or KeyError."""
+    if rule.nested:
+        if rule.types != (dict,):
+            raise KeyError(rule.name)
+        return _struct(rule.nested, name + "_" + rule.name)
+    # a msgspec float takes an int too, as the checkers' (int, float) does
+    kinds = [_MSGSPEC_TYPE[t] for t in rule.types if t is not int or float not in rule.types]
+    return reduce(or_, kinds)
+
+
+def _struct(rules: tuple[FieldRule, ...], name: str) -> type:
+    fields = []
+    for rule in rules:
+        kind = _msgspec_type(rule, name)
+        fields.append((rule.name, kind) if rule.required else (rule.name, kind | None, None))
+    return msgspec.defstruct(name, fields, kw_only=True)
+
+
+@cache
+def fast_decoder() -> Callable[[bytes], Any] | None:
+    """A decoder from a line's bytes to a struct of every known version's fields, each
+    typed as its rule says; or None when the versions' rules cannot share one struct.
+
+    A line it decodes is one `validate_event` accepts, with the same values, provided its
+    version is one `validate_event` knows (`major_if_known`) and it holds no \\u0000
+    (which `lines.parse` refuses): every field of every version has one rule (so a field
+    of another version is checked more strictly, never less), a required field is in
+    every version, and the types are the checkers' exact ones (a bool is not a number,
+    an int beyond orjson's range is its float). A line it refuses proves nothing: the
+    checkers then judge it and say why (`lines._event_fields`).
+    """
+    versions = known_versions()
+    merged: dict[str, FieldRule] = {}
+    for version in versions:
+        for rule in rules_for(version):
+            if merged.setdefault(rule.name, rule) != rule:
+                return None
+    for rule in merged.values():
+        if rule.required and any(rule not in rules_for(v) for v in versions):
+            return None
+    try:
+        event = _struct(tuple(merged.values()), "Event")
+    except (KeyError, TypeError):
+        return None
+    return msgspec.json.Decoder(event).decode

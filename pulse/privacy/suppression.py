@@ -48,6 +48,10 @@ class Suppressor:
             return False
         return (th, _cached_hash(key, user_id)) in self.users
 
+    def names_erased_users(self, tenant_id: str) -> bool:
+        """Whether a line of this tenant may name an erased user (scrub_references)."""
+        return _cached_hash(pii_key(), tenant_id) in self._by_tenant  # type: ignore[attr-defined]
+
     def scrub_references(self, obj: dict[str, Any], tenant_id: str) -> bool:
         """Replace an erased user's id where another user's event names them (e.g.
         invited_by), in place; True when something was replaced. Only tenants with
