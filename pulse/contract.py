@@ -131,18 +131,23 @@ def _emit_checks(rules: tuple[FieldRule, ...], obj: str, prefix: str, depth: int
             _emit_checks(rule.nested, var, path + ".", depth + 1, out, body)
 
 
-@cache
-def checker_for(version_major: int) -> Callable[[dict[str, Any]], None]:
-    """A function that checks an event dict against one version of the contract.
+def compile_checker(rules: tuple[FieldRule, ...]) -> Callable[[dict[str, Any]], None]:
+    """A function that checks a dict against `rules`, raising Invalid.
 
-    Generated from the schema once, because a loop interpreting the rules for every line
-    cost more than parsing the line's JSON.
+    Generated from the rules, because a loop interpreting them for every line cost more
+    than parsing the line's JSON.
     """
     lines = ["def check(obj):"]
-    _emit_checks(rules_for(version_major), "obj", "", 0, lines, "    ")
+    _emit_checks(rules, "obj", "", 0, lines, "    ")
     namespace: dict[str, Any] = {"Invalid": Invalid}
-    exec("\n".join(lines), namespace)  # the source is built above from the schema
+    exec("\n".join(lines), namespace)  # the source is built above from the rules
     return namespace["check"]
+
+
+@cache
+def checker_for(version_major: int) -> Callable[[dict[str, Any]], None]:
+    """A function that checks an event dict against one version of the contract."""
+    return compile_checker(rules_for(version_major))
 
 
 # event_version -> (major, checker) for versions already resolved: the lines of a night
