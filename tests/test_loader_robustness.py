@@ -19,6 +19,7 @@ import subprocess
 import sys
 import threading
 import time
+import tracemalloc
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -595,6 +596,32 @@ def test_a_tenant_exported_two_days_after_its_first_events_counts_in_dau(
     # loading again admits nothing twice
     pulse_cli("load", env=env)
     assert scalar("select count(*) from raw.events where tenant_id = 'ten_fresh'") == 12
+    assert _ledger_adds_up() == []
+
+
+def test_held_lines_wait_on_disk_not_in_memory(clean_warehouse, tmp_path, monkeypatch):
+    """A tenant whose accounts export comes a day late has its whole first day held: the
+    loader's memory must not grow with it (at xl, a 250,000-line file all held took the
+    loader to 2.9 GB when the held rows were kept in a list)."""
+    monkeypatch.setattr(loader, "HELD_SPOOL_BYTES", 64 << 10)
+    landing = tmp_path / "landing"
+    _accounts(landing, DAY, ["ten_ok"])
+    padding = {"padding": "p" * 900}
+    _write(landing / f"events/dt={DAY}/late-tenant.ndjson.gz",
+           [_event(n, tenant_id="ten_later", properties=padding) for n in range(20_000)])
+    migrate.apply(log=lambda _m: None)
+    tracemalloc.start()
+    try:
+        report = loader.load(landing, jobs=1)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert not report.problems, report.summary()
+    held_bytes = scalar("select sum(octet_length(line)) from raw.held_events"
+                        " where status = 'held'")
+    assert scalar("select count(*) from raw.held_events where status = 'held'") == 20_000
+    assert held_bytes > 20_000_000
+    assert peak < held_bytes / 4, (peak, held_bytes)
     assert _ledger_adds_up() == []
 
 
