@@ -227,9 +227,10 @@ def fast_decoder() -> Callable[[bytes], Any] | None:
     version is one `validate_event` knows (`major_if_known`) and it holds no \\u0000
     (which `lines.parse` refuses): every field of every version has one rule (so a field
     of another version is checked more strictly, never less), a required field is in
-    every version, and the types are the checkers' exact ones (a bool is not a number,
-    an int beyond orjson's range is its float). A line it refuses proves nothing: the
-    checkers then judge it and say why (`lines._event_fields`).
+    every version, and the types are the checkers' exact ones (a bool is not a number;
+    an integer beyond int64 it refuses, since orjson may read it as a float). A line it
+    refuses proves nothing: the checkers then judge it and say why
+    (`lines._event_fields`).
     """
     versions = known_versions()
     merged: dict[str, FieldRule] = {}
