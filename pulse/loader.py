@@ -206,54 +206,76 @@ class _ChunkReader(io.RawIOBase):
         return out
 
 
-@dataclass
-class _Rejected:
-    line_number: int
-    reason_code: str
-    reason: str
-    tenant_id: str | None
-    line: str
+class _Spool:
+    """Rows for one COPY, in its text format, spooled to a temporary file past
+    SPOOL_BYTES as they stream past: however many of a file's lines are held back (held
+    for their tenant, quarantined), the loader's memory does not grow with them. A
+    250,000-line file whose lines were all held took the loader to 2.9 GB when they were
+    kept in a list (docs/loading.md, "Hold and admit")."""
+
+    def __init__(self, copy: str) -> None:
+        self._copy = copy
+        self._file: tempfile.SpooledTemporaryFile[str] | None = None
+        self.rows = 0
+
+    def write(self, row: str) -> None:
+        if self._file is None:
+            # opened on the first row, closed by close() once the rows are copied
+            self._file = tempfile.SpooledTemporaryFile(  # noqa: SIM115
+                max_size=SPOOL_BYTES, mode="w+", encoding="utf-8")
+        self._file.write(row)
+        self.rows += 1
+
+    def copy(self, cur) -> None:
+        if self._file is not None:
+            self._file.seek(0)
+            cur.copy_expert(self._copy, self._file, size=1 << 18)
+
+    def close(self) -> None:
+        if self._file is not None:
+            self._file.close()
 
 
 class _HeldLines:
-    """The lines of one COPY attempt held for their tenant (pulse.holds), as the COPY rows
-    of raw.held_events, spooled to a temporary file as they stream past: a tenant whose
-    accounts export comes a day late has its whole first day held, and the loader's
-    memory must not grow with it (a 250,000-line file all held took the loader to
-    2.9 GB when the rows were kept in a list)."""
-
-    _COPY = ("copy raw.held_events (batch_id, file_path, line_number, event_id, tenant_id,"
-             " event_ts, received_at, line, payload) from stdin")
+    """One COPY attempt's lines held for their tenant (pulse.holds): raw.held_events rows."""
 
     def __init__(self, batch_id: int, rel: str) -> None:
         self.line_numbers = array("i")
         self.tenants: set[str] = set()
+        self.spool = _Spool("copy raw.held_events (batch_id, file_path, line_number, event_id,"
+                            " tenant_id, event_ts, received_at, line, payload) from stdin")
         self._prefix = f"{batch_id}\t{copy_text(rel)}\t"
-        self._spool: tempfile.SpooledTemporaryFile[str] | None = None
 
     def __len__(self) -> int:
         return len(self.line_numbers)
 
     def add(self, line_no: int, row: tuple[str, str, str, str], line: str) -> None:
-        if self._spool is None:
-            # opened on the first held line, closed by close() once the attempt is over
-            self._spool = tempfile.SpooledTemporaryFile(  # noqa: SIM115
-                max_size=HELD_SPOOL_BYTES, mode="w+", encoding="utf-8")
         event_id, tenant, event_ts, received_at = row
         text = copy_text(line)
-        self._spool.write(f"{self._prefix}{line_no}\t{copy_text(event_id)}\t"
-                          f"{copy_text(tenant)}\t{event_ts}\t{received_at}\t{text}\t{text}\n")
+        self.spool.write(f"{self._prefix}{line_no}\t{copy_text(event_id)}\t"
+                         f"{copy_text(tenant)}\t{event_ts}\t{received_at}\t{text}\t{text}\n")
         self.line_numbers.append(line_no)
         self.tenants.add(tenant)
 
-    def copy(self, cur) -> None:
-        if self._spool is not None:
-            self._spool.seek(0)
-            cur.copy_expert(self._COPY, self._spool, size=1 << 18)
 
-    def close(self) -> None:
-        if self._spool is not None:
-            self._spool.close()
+class _Rejects:
+    """One COPY attempt's quarantined lines: raw.rejected_events rows."""
+
+    def __init__(self, batch_id: int, lf: LandingFile) -> None:
+        self.reasons: Counter[str] = Counter()
+        self.spool = _Spool("copy raw.rejected_events (batch_id, file_path, kind, line_number,"
+                            " reason_code, reason, tenant_id, line) from stdin")
+        self._prefix = f"{batch_id}\t{copy_text(lf.rel)}\t{lf.kind}\t"
+
+    def __len__(self) -> int:
+        return self.spool.rows
+
+    def add(self, line_no: int, reason_code: str, reason: str, tenant: str | None,
+            line: str) -> None:
+        tenant_text = copy_text(tenant) if tenant is not None else r"\N"
+        self.spool.write(f"{self._prefix}{line_no}\t{reason_code}\t{copy_text(reason)}\t"
+                         f"{tenant_text}\t{copy_text(line)}\n")
+        self.reasons[reason_code] += 1
 
 
 @dataclass
@@ -261,7 +283,7 @@ class _FileOutcome:
     """What one COPY attempt made of a file's lines, filled as the lines stream past."""
 
     held: _HeldLines
-    rejects: list[_Rejected] = field(default_factory=list)
+    rejects: _Rejects
     sent: array = field(default_factory=lambda: array("i"))  # file line of each COPY row
     lines: int = 0
     suppressed: int = 0  # lines of erased subjects (docs/privacy.md)
@@ -280,7 +302,10 @@ def _rows(lines: Iterable[bytes], kind: str, ctx: LineCtx, out: _FileOutcome) ->
         except Invalid as exc:
             text = raw_line.decode("utf-8", "replace").replace("\x00", "\ufffd")
             tenant = None if raw_line.__class__ is LongLine else tenant_of(raw_line)
-            out.rejects.append(_Rejected(line_no, exc.reason_code, exc.detail, tenant, text))
+            if ctx.suppress is not None and ctx.suppress.line_is_suppressed(text, tenant):
+                out.suppressed += 1  # a quarantined line of an erased subject is not kept
+            else:
+                out.rejects.add(line_no, exc.reason_code, exc.detail, tenant, text)
         except Held as held:
             out.held.add(line_no, held.row, raw_line.rstrip(b"\r").decode())
         except Suppressed:
@@ -326,8 +351,8 @@ cross join lateral (select ledger.status is distinct from 'loaded' as to_load) a
 """
 
 
-# Held lines kept in memory before their spool moves to a temporary file (_HeldLines).
-HELD_SPOOL_BYTES = 8 << 20
+# Held and quarantined lines kept in memory before their spool moves to a temporary file.
+SPOOL_BYTES = 8 << 20
 
 # A file whose COPY PostgreSQL refuses this many times, one line each, is recorded failed.
 MAX_REFUSED_LINES = 20
@@ -349,7 +374,7 @@ def _copy_file(cur, lf: LandingFile, ctx: LineCtx, out: _FileOutcome) -> None:
             raise
     # In the same attempt as the rows: jsonb must accept a held line now, or its
     # admission would fail an accounts file some later night.
-    out.held.copy(cur)
+    out.held.spool.copy(cur)
 
 
 def _refused_line(exc: psycopg2.Error, out: _FileOutcome) -> int | None:
@@ -368,13 +393,13 @@ def _copy_lines(cur, lf: LandingFile, ctx: LineCtx) -> _FileOutcome:
     line checks let through, that one line is quarantined with PostgreSQL's message and
     the file copied again (inside the same transaction), rather than the file failing."""
     for _attempt in range(MAX_REFUSED_LINES + 1):
-        out = _FileOutcome(_HeldLines(ctx.batch_id, lf.rel))
+        out = _FileOutcome(_HeldLines(ctx.batch_id, lf.rel), _Rejects(ctx.batch_id, lf))
         cur.execute("savepoint file_copy")
         try:
             try:
                 _copy_file(cur, lf, ctx, out)
             finally:
-                out.held.close()  # copied, or never to be: its spool is not needed again
+                out.held.spool.close()  # copied, or never to be: not needed again
             return out
         except psycopg2.DataError as exc:
             line_no = _refused_line(exc, out)
@@ -383,22 +408,6 @@ def _copy_lines(cur, lf: LandingFile, ctx: LineCtx) -> _FileOutcome:
             cur.execute("rollback to savepoint file_copy")
             ctx.refused[line_no] = f"PostgreSQL refused the line: {exc.diag.message_primary}"
     raise AssertionError("unreachable")  # pragma: no cover
-
-
-def _write_rejects(cur, lf: LandingFile, batch_id: int, rejects: list[_Rejected]) -> None:
-    buf = io.StringIO()
-    for r in rejects:
-        buf.write("\t".join([
-            str(batch_id), copy_text(lf.rel), lf.kind, str(r.line_number), r.reason_code,
-            copy_text(r.reason), copy_text(r.tenant_id) if r.tenant_id is not None else r"\N",
-            copy_text(r.line),
-        ]) + "\n")
-    buf.seek(0)
-    cur.copy_expert(
-        "copy raw.rejected_events (batch_id, file_path, kind, line_number, reason_code,"
-        " reason, tenant_id, line) from stdin",
-        buf,
-    )
 
 
 class _Order:
@@ -524,14 +533,10 @@ def _tenants_matter(out: _FileOutcome, used: frozenset[str], now: frozenset[str]
 
 def _finish_file(cur, lf: LandingFile, ctx: LineCtx, out: _FileOutcome, limits) -> FileResult:
     batch_id = ctx.batch_id
-    if ctx.suppress is not None:
-        # A quarantined line of an erased subject is not kept either.
-        kept = [r for r in out.rejects
-                if not ctx.suppress.line_is_suppressed(r.line, r.tenant_id)]
-        out.suppressed += len(out.rejects) - len(kept)
-        out.rejects = kept
-    if out.rejects:
-        _write_rejects(cur, lf, batch_id, out.rejects)
+    try:
+        out.rejects.spool.copy(cur)
+    finally:
+        out.rejects.spool.close()
     loaded = len(out.sent)
     cur.execute(
         "update raw.load_ledger set status = 'loaded', line_count = %s, rows_loaded = %s,"
@@ -544,7 +549,7 @@ def _finish_file(cur, lf: LandingFile, ctx: LineCtx, out: _FileOutcome, limits) 
                            limits.unknown_tenant_grace_days)
     return FileResult(
         lf, "loaded", batch_id, loaded, len(out.rejects),
-        Counter(r.reason_code for r in out.rejects), rows_held=len(out.held),
+        out.rejects.reasons, rows_held=len(out.held),
         admitted=admitted, expired=expired, lines=out.lines,
     )
 
